@@ -1,0 +1,16 @@
+"""talkinghead: audio-driven talking-face video (audio -> Motion -> renderer -> mp4)."""
+
+from talkinghead.errors import InputError
+from talkinghead.motion.motion import Motion
+
+__version__ = "0.1.0"
+
+
+def animate(*args, **kwargs):
+    """Portrait + speech -> talking video; see :func:`talkinghead.pipeline.animate`."""
+    from talkinghead.pipeline import animate as _animate
+
+    return _animate(*args, **kwargs)
+
+
+__all__ = ["InputError", "Motion", "animate", "__version__"]

@@ -1,0 +1,67 @@
+"""Decode any audio (or the audio track of a video) to float32 mono at 16 kHz with PyAV."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from talkinghead.errors import InputError
+
+SAMPLE_RATE = 16000
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Float32 mono samples at ``rate`` Hz; ``path`` is where they came from, if anywhere."""
+
+    samples: np.ndarray
+    rate: int = SAMPLE_RATE
+    path: Path | None = None
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return len(self.samples) / self.rate
+
+    def n_frames(self, fps: float) -> int:
+        """Video frames covering the audio (frame i covers [i/fps, (i+1)/fps)), at least one."""
+        return max(1, int(round(self.duration * fps)))
+
+
+def decode(path: str | Path, rate: int = SAMPLE_RATE, layout: str = "mono") -> np.ndarray:
+    """Decode the first audio stream of ``path`` to float32 samples, shape (n,) or (channels, n)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "file not found")
+    if path.is_dir():
+        raise InputError(path, "is a folder, not an audio file")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise InputError(path, "has no audio track")
+            stream = container.streams.audio[0]
+            resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+            chunks = []
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray())
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray())
+    except InputError:
+        raise
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(path, f"not a readable audio or video file ({type(exc).__name__})") from None
+    channels = 1 if layout == "mono" else 2
+    data = np.concatenate(chunks, axis=1) if chunks else np.zeros((channels, 0), np.float32)
+    return data[0].astype(np.float32) if layout == "mono" else data.astype(np.float32)
+
+
+def load_audio(path: str | Path) -> Audio:
+    """Load speech for analysis: 16 kHz mono float32; raises InputError when empty or unreadable."""
+    samples = decode(path)
+    if len(samples) == 0:
+        raise InputError(path, "audio is empty")
+    return Audio(np.ascontiguousarray(samples), SAMPLE_RATE, Path(path))

@@ -1,0 +1,168 @@
+"""Per-video-frame audio features: loudness, pitch (YIN), voicing, log-mel; phones on demand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+from scipy.signal import get_window
+
+from talkinghead.audio.decode import Audio
+
+HOP_S = 0.01  # analysis hop of the 100 Hz features (mel, f0), before resampling to video frames
+SILENCE_DB = -50.0  # log RMS (dBFS) below which a frame counts as silence
+
+
+def frame_signal(x: np.ndarray, win: int, hop: int) -> np.ndarray:
+    """Centred frames of ``x``, shape (ceil(len/hop), win), zero padded."""
+    n = max(1, int(np.ceil(len(x) / hop)))
+    padded = np.pad(x, (win // 2, win // 2 + n * hop - len(x) + win))
+    idx = np.arange(win)[None, :] + hop * np.arange(n)[:, None]
+    return padded[idx]
+
+
+def rms_db(x: np.ndarray, rate: int, hop_s: float, win_s: float) -> np.ndarray:
+    """Log RMS in dBFS per hop, floored at -100."""
+    frames = frame_signal(x, int(win_s * rate), int(hop_s * rate))
+    return 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-10)
+
+
+def yin_f0(x: np.ndarray, rate: int, hop_s: float = HOP_S, fmin: float = 60.0, fmax: float = 450.0,
+           threshold: float = 0.2, chunk: int = 2048) -> np.ndarray:
+    """Fundamental frequency per hop (Hz, 0 where unvoiced) by YIN's cumulative mean normalised difference."""
+    win = int(rate / fmin) * 2
+    max_lag, min_lag = int(rate / fmin), int(rate / fmax)
+    frames = frame_signal(x, win, int(hop_s * rate))
+    f0 = np.zeros(len(frames))
+    nfft = 1 << int(np.ceil(np.log2(2 * win)))
+    for s in range(0, len(frames), chunk):
+        fr = frames[s:s + chunk].astype(np.float64)
+        spec = np.fft.rfft(fr, nfft)
+        acf = np.fft.irfft(spec * np.conj(spec), nfft)[:, :max_lag + 1]
+        energy = np.cumsum(fr ** 2, axis=1)
+        w = win - max_lag
+        e0 = energy[:, w - 1:w]
+        lags = np.arange(max_lag + 1)
+        e_shift = energy[:, np.minimum(lags + w - 1, win - 1)] - np.where(lags > 0, energy[:, np.maximum(lags - 1, 0)], 0)
+        diff = e0 + e_shift - 2 * acf
+        diff[:, 0] = 0
+        cmnd = diff[:, 1:] * np.arange(1, max_lag + 1) / np.maximum(np.cumsum(diff[:, 1:], axis=1), 1e-12)
+        cmnd[:, :min_lag - 1] = 2.0
+        below = cmnd < threshold
+        first = np.where(below.any(axis=1), below.argmax(axis=1), -1)
+        for row, lag0 in enumerate(first):
+            if lag0 < 0:
+                continue
+            lag = lag0
+            while lag + 1 < cmnd.shape[1] and cmnd[row, lag + 1] < cmnd[row, lag]:
+                lag += 1
+            f0[s + row] = rate / (lag + 1)
+    return f0
+
+
+def mel_filterbank(rate: int, n_fft: int, n_mels: int, fmin: float = 55.0, fmax: float | None = None) -> np.ndarray:
+    """Slaney-style triangular mel filters, shape (n_mels, n_fft//2+1)."""
+    fmax = fmax or rate / 2
+    mel = lambda f: 2595 * np.log10(1 + f / 700)  # noqa: E731
+    hz = lambda m: 700 * (10 ** (m / 2595) - 1)  # noqa: E731
+    edges = hz(np.linspace(mel(fmin), mel(fmax), n_mels + 2))
+    bins = np.fft.rfftfreq(n_fft, 1 / rate)
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    fb = np.maximum(0, np.minimum((bins - lo) / (mid - lo), (hi - bins) / (hi - mid)))
+    return fb * (2.0 / (hi - lo))
+
+
+def log_mel(x: np.ndarray, rate: int, hop_s: float = HOP_S, n_mels: int = 80, win_s: float = 0.025) -> np.ndarray:
+    """Log-mel spectrogram, shape (hops, n_mels), natural log, floored at 1e-5."""
+    win = int(win_s * rate)
+    n_fft = 1 << int(np.ceil(np.log2(win)))
+    frames = frame_signal(x, n_fft, int(hop_s * rate)) * np.pad(get_window("hann", win), (0, n_fft - win))
+    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    return np.log(np.maximum(power @ mel_filterbank(rate, n_fft, n_mels).T, 1e-5)).astype(np.float32)
+
+
+def to_video_frames(values: np.ndarray, hop_s: float, fps: float, n_frames: int, reduce: str = "mean") -> np.ndarray:
+    """Pool 100 Hz values into video frames: frame i covers [i/fps, (i+1)/fps)."""
+    edges = np.round(np.arange(n_frames + 1) / fps / hop_s).astype(int)
+    edges = np.clip(edges, 0, len(values))
+    out = np.empty((n_frames,) + values.shape[1:], np.float64)
+    for i in range(n_frames):
+        seg = values[edges[i]:max(edges[i + 1], edges[i] + 1)]
+        if len(seg) == 0:
+            seg = values[-1:]
+        out[i] = seg.max(axis=0) if reduce == "max" else seg.mean(axis=0)
+    return out
+
+
+@dataclass
+class AudioFeatures:
+    """Everything motion generators read from speech, indexed by video frame at ``fps``."""
+
+    audio: Audio
+    fps: float = 25.0
+    transcript: str | None = None
+    n_frames: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.n_frames = self.audio.n_frames(self.fps)
+
+    @cached_property
+    def loudness_100hz(self) -> np.ndarray:
+        """Log RMS (dBFS) at 100 Hz over 30 ms windows."""
+        return rms_db(self.audio.samples, self.audio.rate, HOP_S, 0.03)
+
+    @cached_property
+    def loudness(self) -> np.ndarray:
+        """Log RMS (dBFS) per video frame."""
+        return to_video_frames(self.loudness_100hz, HOP_S, self.fps, self.n_frames)
+
+    @cached_property
+    def speech_level(self) -> float:
+        """Loudness (dBFS) of the speech itself: the 90th percentile of frames above silence."""
+        active = self.loudness_100hz[self.loudness_100hz > SILENCE_DB]
+        return float(np.percentile(active, 90)) if len(active) else SILENCE_DB
+
+    @cached_property
+    def activity(self) -> np.ndarray:
+        """0..1 per video frame: how loud the frame is relative to the speech level (0 = silence)."""
+        floor = max(SILENCE_DB, self.speech_level - 35.0)
+        return np.clip((self.loudness - floor) / max(self.speech_level - floor, 1e-6), 0, 1)
+
+    @cached_property
+    def f0_100hz(self) -> np.ndarray:
+        """Pitch in Hz at 100 Hz, 0 where unvoiced or silent."""
+        f0 = yin_f0(self.audio.samples, self.audio.rate)
+        n = min(len(f0), len(self.loudness_100hz))
+        f0 = f0[:n]
+        f0[self.loudness_100hz[:n] < max(SILENCE_DB, self.speech_level - 30)] = 0
+        return f0
+
+    @cached_property
+    def f0(self) -> np.ndarray:
+        """Pitch in Hz per video frame (median of voiced hops), 0 where unvoiced."""
+        f0 = self.f0_100hz
+        edges = np.clip(np.round(np.arange(self.n_frames + 1) / self.fps / HOP_S).astype(int), 0, len(f0))
+        out = np.zeros(self.n_frames)
+        for i in range(self.n_frames):
+            seg = f0[edges[i]:edges[i + 1]]
+            seg = seg[seg > 0]
+            out[i] = np.median(seg) if len(seg) else 0.0
+        return out
+
+    @cached_property
+    def voiced(self) -> np.ndarray:
+        """True where the frame has a pitch."""
+        return self.f0 > 0
+
+    @cached_property
+    def mel(self) -> np.ndarray:
+        """80-bin log-mel at 100 Hz, shape (hops, 80)."""
+        return log_mel(self.audio.samples, self.audio.rate)
+
+    @cached_property
+    def phones(self) -> list[tuple[float, float, str]]:
+        """Phone segments (start s, end s, ARPAbet phone or 'SIL'), aligned to ``transcript`` when given."""
+        from talkinghead.audio.phones import recognize_phones
+
+        return recognize_phones(self.audio, self.transcript)
