@@ -1,0 +1,27 @@
+"""Head pose from FaceMesh landmarks: rotation from the face's own 3D axes (eyes, forehead-chin)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from talkinghead.face import regions
+
+
+def rotation_matrix(lms: np.ndarray) -> np.ndarray:
+    """3x3 rotation whose columns are the face's right, down and forward axes in camera space."""
+    x = lms[regions.LEFT_EYE_OUTER] - lms[regions.RIGHT_EYE_OUTER]  # towards the subject's left (image right)
+    x = x / np.linalg.norm(x)
+    y = lms[regions.CHIN] - lms[regions.FOREHEAD]
+    y = y - x * (x @ y)
+    y = y / np.linalg.norm(y)
+    return np.stack([x, y, np.cross(x, y)], axis=1)
+
+
+def head_pose(lms: np.ndarray) -> np.ndarray:
+    """yaw, pitch, roll (degrees; yaw + to the viewer's right, pitch + up, roll + clockwise), cx, cy, scale."""
+    r = rotation_matrix(lms)
+    yaw = np.degrees(np.arcsin(np.clip(-r[2, 0], -1, 1)))
+    pitch = np.degrees(np.arctan2(r[2, 1], r[1, 1]))
+    roll = np.degrees(np.arctan2(r[1, 0], r[0, 0]))
+    centre = lms[:, :2].mean(0)
+    return np.array([yaw, pitch, roll, centre[0], centre[1], regions.eye_distance(lms)])

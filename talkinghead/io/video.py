@@ -1,0 +1,131 @@
+"""Video in and out with PyAV: frames from any container, H.264 + AAC mp4 written atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from talkinghead.audio.decode import decode
+from talkinghead.errors import InputError
+
+
+def video_info(path: str | Path) -> tuple[float, int, int, float]:
+    """fps, width, height and duration (s) of the first video stream; InputError if there is none."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "file not found")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise InputError(path, "has no video track")
+            s = container.streams.video[0]
+            fps = float(s.average_rate or s.guessed_rate or 25)
+            duration = float(s.duration * s.time_base) if s.duration else float(container.duration or 0) / av.time_base
+            return fps, s.codec_context.width, s.codec_context.height, duration
+    except av.error.FFmpegError as exc:
+        raise InputError(path, f"not a readable video ({type(exc).__name__})") from None
+
+
+def read_frames(path: str | Path) -> Iterator[np.ndarray]:
+    """RGB uint8 frames of the first video stream, in display order."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for frame in container.decode(stream):
+                yield frame.to_ndarray(format="rgb24")
+    except av.error.FFmpegError as exc:
+        raise InputError(path, f"video cannot be decoded ({type(exc).__name__})") from None
+
+
+@contextmanager
+def atomic_output(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` that is renamed to it on success and removed on failure."""
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        raise InputError(path, "output folder does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".tmp", dir=path.parent or ".")
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+class Mp4Writer:
+    """Streams RGB frames to H.264 (yuv420p) and muxes an audio track as AAC.
+
+    Use as a context manager around :meth:`write`; the audio is added in :meth:`close`.
+    """
+
+    def __init__(self, path: str | Path, width: int, height: int, fps: float, crf: int = 20,
+                 preset: str = "veryfast") -> None:
+        if width % 2 or height % 2:
+            raise ValueError(f"H.264 needs even frame sizes, got {width}x{height}")
+        self.path = Path(path)
+        self.container = av.open(str(self.path), mode="w", format="mp4")
+        rate = Fraction(fps).limit_denominator(1001)
+        self.video = self.container.add_stream("libx264", rate=rate)
+        self.video.width, self.video.height, self.video.pix_fmt = width, height, "yuv420p"
+        self.video.options = {"crf": str(crf), "preset": preset, "movflags": "+faststart"}
+        self.video.thread_type = "AUTO"
+        self.frames = 0
+
+    def write(self, rgb: np.ndarray) -> None:
+        """Encode one RGB uint8 frame."""
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        for packet in self.video.encode(frame):
+            self.container.mux(packet)
+        self.frames += 1
+
+    def add_audio(self, samples: np.ndarray, rate: int, max_seconds: float | None = None) -> None:
+        """Encode planar float samples (channels, n) as AAC, cut at ``max_seconds``."""
+        if max_seconds is not None:
+            samples = samples[:, : int(round(max_seconds * rate))]
+        layout = "stereo" if samples.shape[0] == 2 else "mono"
+        stream = self.container.add_stream("aac", rate=rate, layout=layout)
+        stream.bit_rate = 128000
+        chunk = 1024
+        for start in range(0, samples.shape[1], chunk):
+            block = np.ascontiguousarray(samples[:, start:start + chunk], np.float32)
+            frame = av.AudioFrame.from_ndarray(block, format="fltp", layout=layout)
+            frame.sample_rate = rate
+            frame.pts = start
+            for packet in stream.encode(frame):
+                self.container.mux(packet)
+        for packet in stream.encode(None):
+            self.container.mux(packet)
+
+    def close(self) -> None:
+        """Flush the video encoder and finish the file."""
+        for packet in self.video.encode(None):
+            self.container.mux(packet)
+        self.container.close()
+
+    def __enter__(self) -> "Mp4Writer":
+        return self
+
+    def __exit__(self, exc_type, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.container.close()
+
+
+def source_audio(path: str | Path, max_rate: int = 48000) -> tuple[np.ndarray, int]:
+    """The speech file's audio for muxing: stereo-or-mono planar float at its own rate (<= 48 kHz)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        rate = min(stream.rate or 44100, max_rate)
+        layout = "stereo" if (stream.channels or 1) >= 2 else "mono"
+    return np.atleast_2d(decode(path, rate, layout)), rate
