@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import sys
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from typing import Iterator
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -23,6 +26,21 @@ def _quiet_mediapipe():
     import mediapipe as mp
 
     return mp
+
+
+@contextmanager
+def _silenced_stderr() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null: MediaPipe's C++ code logs there before any setting applies."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 @dataclass(frozen=True)
@@ -55,9 +73,11 @@ class FaceMesh:
 
     def __init__(self, max_faces: int = 4, video: bool = False, min_confidence: float = 0.5) -> None:
         mp = _quiet_mediapipe()
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=not video, max_num_faces=max_faces, refine_landmarks=True,
-            min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence)
+        self._quiet = True  # MediaPipe logs once on its first frame; silence the first call only
+        with _silenced_stderr():
+            self._mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=not video, max_num_faces=max_faces, refine_landmarks=True,
+                min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence)
         self._crop_mesh = None
         self._detector = None
         self._mp = mp
@@ -78,9 +98,11 @@ class FaceMesh:
     def detect(self, rgb: np.ndarray) -> list[Face]:
         """All faces in ``rgb`` (H, W, 3 uint8), largest first; an empty list when there is none."""
         small, scale = _downscale(rgb, ANALYSIS_MAX_SIDE)
-        faces = self._mesh_faces(self._mesh, small)
-        if not faces and not self.video:
-            faces = self._small_faces(small)
+        with _silenced_stderr() if self._quiet else nullcontext():
+            faces = self._mesh_faces(self._mesh, small)
+            if not faces and not self.video:
+                faces = self._small_faces(small)
+        self._quiet = self._detector is None and not faces
         faces = [Face(f.landmarks / scale, f.confidence) for f in faces]
         return sorted(faces, key=lambda f: -f.size)
 

@@ -63,13 +63,13 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
 
 
 class Mp4Writer:
-    """Streams RGB frames to H.264 (yuv420p) and muxes an audio track as AAC.
+    """Streams RGB frames to H.264 (yuv420p) and, when ``audio_rate`` is given, an AAC track.
 
-    Use as a context manager around :meth:`write`; the audio is added in :meth:`close`.
+    Use as a context manager around :meth:`write` and :meth:`add_audio`.
     """
 
     def __init__(self, path: str | Path, width: int, height: int, fps: float, crf: int = 20,
-                 preset: str = "veryfast") -> None:
+                 preset: str = "veryfast", audio_rate: int | None = None, audio_channels: int = 1) -> None:
         if width % 2 or height % 2:
             raise ValueError(f"H.264 needs even frame sizes, got {width}x{height}")
         self.path = Path(path)
@@ -77,8 +77,12 @@ class Mp4Writer:
         rate = Fraction(fps).limit_denominator(1001)
         self.video = self.container.add_stream("libx264", rate=rate)
         self.video.width, self.video.height, self.video.pix_fmt = width, height, "yuv420p"
-        self.video.options = {"crf": str(crf), "preset": preset, "movflags": "+faststart"}
+        self.video.options = {"crf": str(crf), "preset": preset}
         self.video.thread_type = "AUTO"
+        self.audio = None
+        if audio_rate:
+            self.audio = self.container.add_stream("aac", rate=audio_rate, layout="stereo" if audio_channels == 2 else "mono")
+            self.audio.bit_rate = 128000
         self.frames = 0
 
     def write(self, rgb: np.ndarray) -> None:
@@ -88,19 +92,20 @@ class Mp4Writer:
             self.container.mux(packet)
         self.frames += 1
 
-    def add_audio(self, samples: np.ndarray, rate: int, max_seconds: float | None = None) -> None:
-        """Encode planar float samples (channels, n) as AAC, cut at ``max_seconds``."""
+    def add_audio(self, samples: np.ndarray, max_seconds: float | None = None) -> None:
+        """Encode planar float samples (channels, n) at the writer's audio rate, cut at ``max_seconds``."""
+        stream = self.audio
+        rate = stream.rate
         if max_seconds is not None:
             samples = samples[:, : int(round(max_seconds * rate))]
-        layout = "stereo" if samples.shape[0] == 2 else "mono"
-        stream = self.container.add_stream("aac", rate=rate, layout=layout)
-        stream.bit_rate = 128000
+        layout = stream.layout.name
         chunk = 1024
         for start in range(0, samples.shape[1], chunk):
             block = np.ascontiguousarray(samples[:, start:start + chunk], np.float32)
             frame = av.AudioFrame.from_ndarray(block, format="fltp", layout=layout)
             frame.sample_rate = rate
             frame.pts = start
+            frame.time_base = Fraction(1, rate)
             for packet in stream.encode(frame):
                 self.container.mux(packet)
         for packet in stream.encode(None):

@@ -1,0 +1,113 @@
+"""The ``talkinghead`` command: parses options and calls the pipeline; errors become one line and exit 1."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Iterable
+
+from talkinghead import __version__, config as cfg
+from talkinghead.errors import InputError
+from talkinghead.pipeline import AnimateConfig, MotionConfig
+
+
+def _progress(quiet: bool, label: str):
+    """A tqdm progress bar on stderr, or nothing with ``--quiet``."""
+    if quiet:
+        return None
+    from tqdm import tqdm
+
+    def wrap(frames: Iterable, total: int) -> Iterable:
+        return tqdm(frames, total=total, desc=label, unit="frame", file=sys.stderr, leave=False, dynamic_ncols=True)
+
+    return wrap
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="YAML or JSON file of options (command-line options win)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--json", action="store_true", help="print a machine-readable JSON summary on stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="talkinghead", description="Audio-driven talking-face video.")
+    parser.add_argument("--version", action="version", version=f"talkinghead {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("animate", help="portrait + speech -> talking video (mp4)",
+                       description="Animate a portrait with speech: lip sync, blinks, brows, head motion and gaze.")
+    p.add_argument("--image", required=True, help="portrait (jpg, png, webp, bmp)")
+    p.add_argument("--audio", required=True, help="speech (wav, mp3, m4a, flac, ogg, or a video's audio track)")
+    p.add_argument("-o", "--output", required=True, help="output .mp4")
+    p.add_argument("--motion", metavar="FILE", help="render this motion file (JSON/CSV) instead of computing one")
+    cfg.add_arguments(p, AnimateConfig)
+    _common(p)
+
+    p = sub.add_parser("motion", help="speech -> motion file (JSON or CSV), mouth cues, ARKit blendshapes",
+                       description="Compute the per-frame face motion for speech without rendering.")
+    p.add_argument("--audio", required=True, help="speech file")
+    p.add_argument("-o", "--output", required=True, help="motion file: .json or .csv")
+    p.add_argument("--cues", metavar="FILE", help="also write 2D mouth-shape cues A-H/X (.json or .tsv)")
+    p.add_argument("--arkit", metavar="FILE", help="also write ARKit-style blendshape weights (.json or .csv)")
+    cfg.add_arguments(p, MotionConfig)
+    _common(p)
+    return parser
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Execute one parsed command; returns its summary."""
+    from talkinghead import pipeline
+    from talkinghead.motion.motion import Motion
+
+    if args.command == "animate":
+        config = cfg.build(AnimateConfig, args.config, args)
+        motion = Motion.load(args.motion) if args.motion else None
+        return pipeline.animate(args.image, args.audio, args.output, config, motion, _progress(args.quiet, "animate"))
+    config = cfg.build(MotionConfig, args.config, args)
+    motion = pipeline.motion_from_audio(args.audio, config)
+    _write_motion_outputs(motion, Path(args.output), args.cues and Path(args.cues), args.arkit and Path(args.arkit))
+    return {"output": args.output, "frames": motion.n_frames, "fps": motion.fps, "seconds": round(motion.duration, 3),
+            "channels": sorted(motion.channels)}
+
+
+def _write_motion_outputs(motion, output: Path, cues: Path | None, arkit: Path | None) -> None:
+    from talkinghead.io.video import atomic_output
+    from talkinghead.motion import export
+
+    jobs = [(output, motion.save)]
+    if cues:
+        jobs.append((cues, lambda p: export.write_mouth_cues(motion, p)))
+    if arkit:
+        jobs.append((arkit, lambda p: export.write_arkit(motion, p)))
+    for target, write in jobs:
+        with atomic_output(target) as tmp:
+            write(tmp.with_suffix(target.suffix) if tmp.suffix != target.suffix else tmp)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``talkinghead`` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        summary = run(args)
+    except InputError as exc:
+        print(f"talkinghead: error: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # invalid option values, e.g. an unknown generator name
+        print(f"talkinghead: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("talkinghead: interrupted", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(summary))
+    elif not args.quiet:
+        print(f"wrote {summary['output']} ({summary['frames']} frames, {summary['seconds']} s)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Typed dataclass configs settable from the command line (--field-name value) and YAML/JSON files."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from talkinghead.errors import InputError
+
+T = TypeVar("T")
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
+    """One ``--field-name`` option per field of dataclass ``cls``; help comes from ``metadata['help']``."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f.metadata.get("help", "")
+        kind = hints[f.name]
+        if kind is bool:
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+            continue
+        base = next((a for a in typing.get_args(kind) if a is not type(None)), kind)
+        default = f.default if f.default is not dataclasses.MISSING else None
+        parser.add_argument(flag, dest=f.name, type=base, default=None, choices=f.metadata.get("choices"),
+                            metavar=f.metadata.get("metavar"), help=f"{help_text} (default: {default})")
+
+
+def build(cls: type[T], path: str | Path | None, args: argparse.Namespace | dict[str, Any]) -> T:
+    """An instance of ``cls`` from defaults, then the YAML/JSON file at ``path``, then explicit options."""
+    values: dict[str, Any] = {}
+    if path:
+        values.update(read_file(path))
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - names
+    if unknown:
+        raise InputError(path, f"unknown option(s) {', '.join(sorted(unknown))}")
+    given = vars(args) if isinstance(args, argparse.Namespace) else args
+    values.update({k: v for k, v in given.items() if k in names and v is not None})
+    return cls(**values)
+
+
+def read_file(path: str | Path) -> dict[str, Any]:
+    """Options from a YAML or JSON file (a mapping of field names to values)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "file not found")
+    try:
+        data = json.loads(path.read_text()) if path.suffix == ".json" else yaml.safe_load(path.read_text())
+    except (ValueError, yaml.YAMLError) as exc:
+        raise InputError(path, f"not a valid config file ({type(exc).__name__})") from None
+    if not isinstance(data, dict):
+        raise InputError(path, "config file must hold a mapping of option names to values")
+    return {k.replace("-", "_"): v for k, v in data.items()}

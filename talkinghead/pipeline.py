@@ -1,0 +1,115 @@
+"""animate(): portrait + speech -> Motion -> warp renderer -> mp4. The CLI and the Python API call this."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from talkinghead.audio.decode import Audio, load_audio
+from talkinghead.audio.features import AudioFeatures
+from talkinghead.errors import InputError
+from talkinghead.face.portrait import Portrait, load_portrait
+from talkinghead.io.video import Mp4Writer, atomic_output, source_audio
+from talkinghead.motion import registry
+from talkinghead.motion.motion import Motion
+from talkinghead.render.warp import WarpRenderer
+
+Progress = Callable[[Iterable[np.ndarray], int], Iterable[np.ndarray]]
+
+
+def _opt(default, help: str, **extra):  # noqa: A002
+    return field(default=default, metadata={"help": help, **extra})
+
+
+@dataclass
+class MotionConfig:
+    """How speech becomes motion."""
+
+    fps: float = _opt(25.0, "video frames per second")
+    seed: int = _opt(0, "random seed of blinks, head motion and gaze (same seed, same video)")
+    transcript: str | None = _opt(None, "what is said, for forced alignment of the phones (English)", metavar="TEXT")
+    lips: str = _opt("phonetic", "lip motion generator")
+    expression_model: str = _opt("natural", "blink and brow generator")
+    pose: str = _opt("prosody", "head motion generator")
+    gaze: str = _opt("camera", "gaze: 'camera' holds eye contact, 'free' glances away now and then")
+    head_motion: float = _opt(1.0, "head motion strength (0 = still head)")
+    blink_rate: float = _opt(17.0, "blinks per minute")
+    expression: float = _opt(1.0, "scale of brow and lip expressiveness")
+
+
+@dataclass
+class AnimateConfig(MotionConfig):
+    """How motion becomes video."""
+
+    size: int = _opt(512, "side of the face-centred square output, in pixels")
+    full_frame: bool = _opt(False, "keep the whole picture instead of a face-centred square crop")
+    face_index: int = _opt(0, "which face to animate when there are several (0 = largest)")
+    crf: int = _opt(20, "H.264 quality (lower is better, 18-28 typical)")
+
+
+def generate_motion(features: AudioFeatures, config: MotionConfig) -> Motion:
+    """Run the lips, expression, pose and gaze generators and merge their channels."""
+    settings = {"seed": config.seed, "strength": config.head_motion, "blink_rate": config.blink_rate,
+                "expression": config.expression}
+    names = {"lips": config.lips, "expression": config.expression_model, "pose": config.pose, "gaze": config.gaze}
+    channels: dict[str, np.ndarray] = {}
+    meta: dict = {}
+    for kind, name in names.items():
+        generator_cls = type(registry.create(kind, name))
+        known = {f.name for f in dataclasses.fields(generator_cls.Config)}
+        generator = generator_cls(generator_cls.Config(**{k: v for k, v in settings.items() if k in known}))
+        part = generator.generate(features)
+        channels.update(part.channels)
+        meta.update(part.meta)
+    meta["generators"] = names
+    return Motion(features.fps, channels, meta)
+
+
+def motion_from_audio(audio: str | Path | Audio, config: MotionConfig | None = None) -> Motion:
+    """Speech file (or decoded Audio) -> Motion."""
+    config = config or MotionConfig()
+    audio = audio if isinstance(audio, Audio) else load_audio(audio)
+    return generate_motion(AudioFeatures(audio, config.fps, config.transcript), config)
+
+
+def render_video(portrait: Portrait, motion: Motion, audio_path: str | Path, output: str | Path,
+                 crf: int = 20, progress: Progress | None = None) -> int:
+    """Render ``motion`` on ``portrait`` and write it with the speech to ``output`` atomically; returns frames."""
+    output = Path(output)
+    if output.suffix.lower() != ".mp4":
+        raise InputError(output, "output must be an .mp4 file")
+    samples, rate = source_audio(audio_path)
+    frames = WarpRenderer().render(portrait, motion)
+    if progress:
+        frames = progress(frames, motion.n_frames)
+    w, h = portrait.size
+    with atomic_output(output) as tmp:
+        with Mp4Writer(tmp, w, h, motion.fps, crf=crf, audio_rate=rate, audio_channels=len(samples)) as writer:
+            for frame in frames:
+                writer.write(frame)
+            writer.add_audio(samples, max_seconds=motion.duration)
+        return writer.frames
+
+
+def animate(image: str | Path, audio: str | Path, output: str | Path, config: AnimateConfig | None = None,
+            motion: Motion | None = None, progress: Progress | None = None) -> dict:
+    """Portrait image + speech -> talking-head mp4 at ``output``; returns a summary dict.
+
+    ``motion`` replaces the motion computed from the audio (e.g. an edited ``talkinghead motion`` file).
+    """
+    config = config or AnimateConfig()
+    start = time.perf_counter()
+    speech = load_audio(audio)
+    portrait = load_portrait(image, config.size, config.face_index, config.full_frame)
+    if motion is None:
+        motion = motion_from_audio(speech, config)
+    frames = render_video(portrait, motion, audio, output, config.crf, progress)
+    wall = time.perf_counter() - start
+    return {"output": str(output), "frames": frames, "fps": motion.fps, "seconds": round(frames / motion.fps, 3),
+            "audio_seconds": round(speech.duration, 3), "width": portrait.size[0], "height": portrait.size[1],
+            "wall_seconds": round(wall, 3), "real_time_factor": round(wall / max(speech.duration, 1e-9), 3)}
