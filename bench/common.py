@@ -1,0 +1,30 @@
+"""Shared helpers of the bench scripts: locating ../shared/data and its talking clips."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+# talking videos that carry their own speech
+TALKING_CLIPS = sorted(str(p.relative_to(DATA)) for p in DATA.glob("lipnet-grid/*.mpg")) + [
+    "videoretalking/face1.mp4", "videoretalking/face2.mp4", "videoretalking/face3.mp4",
+    "videoretalking/face4.mp4", "videoretalking/face5.mp4", "sadtalker/WDA_KatieHill_000.mp4",
+    "hyperlips/video2.mp4", "latentsync/demo1_video.mp4",
+] if DATA.exists() else []
+
+
+def require_data() -> Path:
+    """The shared data folder, or exit with a message when it is absent."""
+    if not DATA.exists():
+        sys.exit(f"bench: {DATA} not found; these benchmarks need the shared real-media folder")
+    return DATA
+
+
+def markdown_table(header: list[str], rows: list[list]) -> str:
+    """A Markdown table; floats with 3 decimals."""
+    fmt = lambda v: f"{v:.3f}" if isinstance(v, float) else str(v)  # noqa: E731
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
