@@ -20,8 +20,10 @@ def rotation_matrix(lms: np.ndarray) -> np.ndarray:
 def head_pose(lms: np.ndarray) -> np.ndarray:
     """yaw, pitch, roll (degrees; yaw + to the viewer's right, pitch + up, roll + clockwise), cx, cy, scale."""
     r = rotation_matrix(lms)
-    yaw = np.degrees(np.arcsin(np.clip(-r[2, 0], -1, 1)))
-    pitch = np.degrees(np.arctan2(r[2, 1], r[1, 1]))
+    # the face's right axis recedes (+z) when the head turns to the viewer's right; its down axis
+    # comes forward (-z) when the head tilts up
+    yaw = np.degrees(np.arcsin(np.clip(r[2, 0], -1, 1)))
+    pitch = np.degrees(np.arctan2(-r[2, 1], r[1, 1]))
     roll = np.degrees(np.arctan2(r[1, 0], r[0, 0]))
     centre = lms[:, :2].mean(0)
     return np.array([yaw, pitch, roll, centre[0], centre[1], regions.eye_distance(lms)])
