@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from talkinghead.audio.features import AudioFeatures
 from talkinghead.motion.motion import Motion
@@ -67,4 +67,3 @@ _BUILTIN: list[str] = [
     "talkinghead.motion.head",
     "talkinghead.motion.gaze",
 ]
-Callback = Callable[[int, int], None]
