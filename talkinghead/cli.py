@@ -75,9 +75,10 @@ def run(args: argparse.Namespace) -> dict:
 
 def _write_motion_outputs(motion, output: Path, cues: Path | None, arkit: Path | None) -> None:
     from talkinghead.io.video import atomic_output
-    from talkinghead.motion import export
 
     jobs = [(output, motion.save)]
+    if cues or arkit:
+        from talkinghead.motion import export
     if cues:
         jobs.append((cues, lambda p: export.write_mouth_cues(motion, p)))
     if arkit:
