@@ -15,13 +15,19 @@ from talkinghead.pipeline import AnimateConfig, MotionConfig
 
 
 def _progress(quiet: bool, label: str):
-    """A tqdm progress bar on stderr, or nothing with ``--quiet``."""
+    """A tqdm progress bar on stderr, or nothing with ``--quiet``.
+
+    The bar appears with the first frame, so that an error found before rendering starts prints alone.
+    """
     if quiet:
         return None
     from tqdm import tqdm
 
     def wrap(frames: Iterable, total: int) -> Iterable:
-        return tqdm(frames, total=total, desc=label, unit="frame", file=sys.stderr, leave=False, dynamic_ncols=True)
+        with tqdm(total=total, desc=label, unit="frame", file=sys.stderr, leave=False, dynamic_ncols=True) as bar:
+            for frame in frames:
+                yield frame
+                bar.update()
 
     return wrap
 
