@@ -1,0 +1,95 @@
+"""Phonetic lips: phones -> viseme targets -> coarticulated lip curves (Cohen-Massaro dominance) -> loudness."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from talkinghead.audio.features import AudioFeatures
+from talkinghead.motion.channels import LIP_CHANNELS
+from talkinghead.motion.motion import Motion
+from talkinghead.motion.registry import GeneratorConfig, register
+from talkinghead.motion.visemes import BILABIALS, Viseme, viseme_segments
+
+NEIGHBOURS = 4  # segments on each side whose dominance reaches a frame
+JAW, PRESS = LIP_CHANNELS.index("jaw_open"), LIP_CHANNELS.index("lip_press")
+SHAPE_CHANNELS = ("mouth_width", "lip_round")  # anticipated further ahead than the rest
+PRESS_FREE_JAW = 0.3  # jaw opening at which the lips can no longer press together
+Phones = list[tuple[float, float, str]]
+
+
+@dataclass
+class PhoneticLipsConfig(GeneratorConfig):
+    """Timing, coarticulation and loudness options of the phonetic lips (defaults tuned on real video)."""
+
+    lead_s: float = 0.02  # the lips move this long before the sound they shape
+    spread_s: float = 0.03  # how far a phone's dominance reaches beyond its own half-length
+    anticipation: float = 2.0  # lip shape (rounding, spreading) reaches this many times further ahead than behind
+    breath_open: float = 0.6  # jaw opening of the breath taken in a pause before speech
+    breath_s: float = 0.3  # length of that breath
+    loudness_weight: float = 0.25  # share of the phone jaw scaled by loudness (louder speech opens wider)
+    silence_fill: float = 0.5  # jaw opening driven by loudness where the recogniser heard no phone
+
+
+def coarticulate(segments: list[tuple[float, float, Viseme]], times: np.ndarray,
+                 config: PhoneticLipsConfig) -> np.ndarray:
+    """Lip channels at ``times``, shape (len(times), 6): per channel, the dominance-weighted mean of the targets."""
+    starts = np.array([s for s, _, _ in segments])
+    ends = np.array([e for _, e, _ in segments])
+    targets = np.stack([v.targets for _, _, v in segments])
+    dominance = np.stack([v.dominance for _, _, v in segments])
+    here = np.clip(np.searchsorted(starts, times, side="right") - 1, 0, len(segments) - 1)
+    near = here[:, None] + np.arange(-NEIGHBOURS, NEIGHBOURS + 1)
+    valid = (near >= 0) & (near < len(segments))
+    near = np.clip(near, 0, len(segments) - 1)
+    offset = times[:, None] - (starts + ends)[near] / 2  # > 0 after the segment's centre
+    ahead = np.where(np.isin(LIP_CHANNELS, SHAPE_CHANNELS), config.anticipation, 1.0)
+    width = ((ends - starts)[near] / 2 + config.spread_s)[..., None] * np.where(offset[..., None] < 0, ahead, 1.0)
+    weight = dominance[near] * np.exp(-np.abs(offset)[..., None] / width) * valid[..., None]
+    return (weight * targets[near]).sum(1) / np.maximum(weight.sum(1), 1e-12)
+
+
+def frames_of(phones: Phones, keep: frozenset[str], fps: float, n_frames: int) -> np.ndarray:
+    """Frames centred inside the segments of the ``keep`` phones; a segment too short for that gets its middle frame."""
+    frames = []
+    for start, end, phone in phones:
+        if phone in keep:
+            inside = np.arange(np.ceil(start * fps - 0.5), np.ceil(end * fps - 0.5)).astype(int)
+            frames.extend(inside if len(inside) else [int((start + end) / 2 * fps)])
+    return np.clip(np.asarray(frames, int), 0, n_frames - 1)
+
+
+@register
+class PhoneticLips:
+    """Lips from recognised (or transcript-aligned) phones; the jaw also follows loudness."""
+
+    kind: ClassVar[str] = "lips"
+    name: ClassVar[str] = "phonetic"
+    Config: ClassVar[type] = PhoneticLipsConfig
+
+    def __init__(self, config: PhoneticLipsConfig | None = None) -> None:
+        self.config = config or PhoneticLipsConfig()
+
+    def jaw_from_loudness(self, jaw: np.ndarray, phones: Phones, features: AudioFeatures) -> np.ndarray:
+        """Scale the phone jaw by loudness; open it by loudness where loud audio got no phone (noise, other tongues)."""
+        cfg, n = self.config, features.n_frames
+        loud = features.activity
+        silent = np.zeros(n)
+        silent[frames_of(phones, frozenset({"SIL"}), features.fps, n)] = 1.0
+        fill = cfg.silence_fill * np.clip(2 * loud - 1, 0, 1) * np.convolve(silent, np.ones(3) / 3, "same")
+        return np.maximum(jaw * (1 - cfg.loudness_weight + cfg.loudness_weight * loud), fill)
+
+    def generate(self, features: AudioFeatures) -> Motion:
+        """Lip channels for every video frame of ``features``; the phones go to ``meta["phones"]``."""
+        cfg, fps, n = self.config, features.fps, features.n_frames
+        phones = features.phones
+        segments = viseme_segments(phones, cfg.breath_open, cfg.breath_s)
+        lips = coarticulate(segments, (np.arange(n) + 0.5) / fps + cfg.lead_s, cfg)
+        lips[:, JAW] = self.jaw_from_loudness(lips[:, JAW], phones, features)
+        lips[:, PRESS] *= np.clip(1 - lips[:, JAW] / PRESS_FREE_JAW, 0, 1)
+        shut = frames_of(phones, BILABIALS, fps, n)
+        lips[shut, JAW], lips[shut, PRESS] = 0.0, 1.0
+        motion = Motion(fps, meta={"phones": [[s, e, p] for s, e, p in phones]})
+        return motion.update(**{name: lips[:, j] for j, name in enumerate(LIP_CHANNELS)})

@@ -1,0 +1,174 @@
+"""Phonetic lips: phones, visemes and coarticulation, agreement with a real mouth, Rhubarb and ARKit export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from talkinghead.audio.decode import SAMPLE_RATE, Audio, load_audio
+from talkinghead.audio.features import AudioFeatures
+from talkinghead.audio.phones import recognize_phones
+from talkinghead.eval.lipsync import best_lag
+from talkinghead.motion import registry
+from talkinghead.motion.channels import LIP_CHANNELS
+from talkinghead.motion.motion import Motion
+from talkinghead.motion.export import CUE_LETTERS, arkit_csv, arkit_frames, mouth_cues, rhubarb_json, rhubarb_tsv
+from talkinghead.motion.phonetic_lips import PhoneticLips
+from talkinghead.motion.visemes import BILABIALS, GLIDES, VISEMES
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+GRID = DATA / "lipnet-grid"
+needs_data = pytest.mark.skipif(not GRID.is_dir(), reason="shared media not available")
+VOWELS = {"AA", "AE", "AH", "AO", "EH", "ER", "IH", "IY", "UH", "UW"} | set(GLIDES)
+
+
+def frames_overlapping(start: float, end: float, fps: float) -> np.ndarray:
+    """Video frames whose interval [i/fps, (i+1)/fps) overlaps [start, end)."""
+    return np.arange(int(np.floor(start * fps)), int(np.ceil(end * fps)))
+
+
+def assert_covers(segments: list, duration: float, tolerance: float = 0.01) -> None:
+    """Segments start at 0, end at the duration, and follow each other without gap or overlap."""
+    assert segments[0][0] == 0 and segments[-1][1] == pytest.approx(duration, abs=tolerance)
+    for (_, end, _), (start, _, _) in zip(segments, segments[1:]):
+        assert start == pytest.approx(end)
+    assert all(end > start for start, end, _ in segments)
+
+
+@pytest.fixture(scope="module")
+def aligned() -> AudioFeatures:
+    """'bin blue at F two now' from GRID, aligned to its transcript."""
+    return AudioFeatures(load_audio(GRID / "bbaf2n.mpg"), transcript="bin blue at F two now")
+
+
+@pytest.fixture(scope="module")
+def motion(aligned: AudioFeatures):
+    return PhoneticLips().generate(aligned)
+
+
+def silence(seconds: float = 2.0) -> AudioFeatures:
+    """Very faint noise, as from a quiet room (-80 dBFS)."""
+    noise = np.random.default_rng(0).normal(0, 1e-4, int(seconds * SAMPLE_RATE)).astype(np.float32)
+    return AudioFeatures(Audio(noise))
+
+
+@needs_data
+def test_aligned_phones_cover_the_audio_and_follow_the_transcript(aligned: AudioFeatures) -> None:
+    phones = aligned.phones
+    assert_covers(phones, aligned.audio.duration)
+    names = [p for _, _, p in phones]
+    assert set(names) <= set(VISEMES) | set(GLIDES)
+    words = [p for p in names if p != "SIL"]
+    assert words == ["B", "IH", "N", "B", "L", "UW", "AE", "T", "EH", "F", "T", "UW", "N", "AW"]
+    assert names[0] == names[-1] == "SIL"
+
+
+@needs_data
+def test_recognised_phones_cover_the_audio_and_fall_back_from_unknown_words() -> None:
+    audio = load_audio(GRID / "lrwp9a.mpg")
+    recognised = recognize_phones(audio)
+    assert_covers(recognised, audio.duration)
+    assert sum(p != "SIL" for _, _, p in recognised) >= 8
+    assert recognize_phones(audio, "lay red with qzxjv nine again") == recognised
+    assert recognize_phones(audio) == recognised  # repeatable: no state carried between calls
+
+
+def test_phones_of_silence_and_of_a_tone_cover_them() -> None:
+    tone = np.sin(2 * np.pi * 220 * np.arange(SAMPLE_RATE) / SAMPLE_RATE).astype(np.float32) * 0.3
+    for audio in (silence(1.5).audio, Audio(tone)):
+        assert_covers(recognize_phones(audio), audio.duration)
+    assert recognize_phones(silence(1.5).audio) == [(0.0, 1.5, "SIL")]
+
+
+@needs_data
+def test_mouth_shuts_on_every_bilabial_and_opens_on_vowels(aligned: AudioFeatures, motion) -> None:
+    assert motion.n_frames == aligned.n_frames and set(LIP_CHANNELS) <= set(motion.channels)
+    jaw, press = motion["jaw_open"], motion["lip_press"]
+    vowel_peaks = []
+    for start, end, phone in aligned.phones:
+        frames = frames_overlapping(start, end, aligned.fps)
+        if phone in BILABIALS:
+            assert ((jaw[frames] <= 0.01) & (press[frames] >= 0.99)).any(), (start, phone)
+        elif phone in VOWELS:
+            vowel_peaks.append(jaw[frames].max())
+            assert vowel_peaks[-1] >= 0.15 and press[frames].min() < 0.2, (start, phone)
+    assert np.mean(vowel_peaks) >= 0.35 and max(vowel_peaks) >= 0.6
+    assert motion.meta["phones"] == [list(p) for p in aligned.phones]
+
+
+@needs_data
+def test_labiodentals_tuck_the_lower_lip_and_rounded_vowels_round(aligned: AudioFeatures, motion) -> None:
+    fps = aligned.fps
+    for start, end, phone in aligned.phones:
+        frames = frames_overlapping(start, end, fps)
+        if phone == "F":
+            assert motion["lower_lip"][frames].min() <= -0.4
+        if phone == "UW":
+            assert motion["lip_round"][frames].max() >= 0.5
+
+
+def test_silence_gives_a_closed_neutral_mouth() -> None:
+    motion = PhoneticLips().generate(silence())
+    for name in LIP_CHANNELS:
+        assert np.abs(motion[name]).max() < 1e-3, name
+
+
+@needs_data
+def test_mouth_is_closed_after_the_speech_ends(aligned: AudioFeatures, motion) -> None:
+    end_of_speech = max(e for _, e, p in aligned.phones if p != "SIL")
+    tail = int(np.ceil((end_of_speech + 0.4) * aligned.fps))
+    assert motion["jaw_open"][tail:].max() < 0.05
+
+
+@needs_data
+def test_jaw_follows_the_real_mouth_better_than_loudness() -> None:
+    from talkinghead.face.track import track_video
+
+    path = GRID / "lrwp9a.mpg"
+    track = track_video(path)
+    features = AudioFeatures(load_audio(path), fps=track.fps)
+    r, lag = best_lag(PhoneticLips().generate(features)["jaw_open"], track.mouth_opening, 3)
+    baseline, _ = best_lag(features.loudness, track.mouth_opening, 3)
+    assert r > 0.65 and abs(lag) <= 1
+    assert r > baseline + 0.1
+
+
+@needs_data
+def test_mouth_cues_cover_the_audio_with_a_closed_mouth_on_bilabials(aligned: AudioFeatures, motion) -> None:
+    for source in (motion, Motion(motion.fps, motion.channels)):  # from the phones, then from the channels alone
+        cues = mouth_cues(source)
+        assert_covers([(c["start"], c["end"], c["value"]) for c in cues], source.duration, tolerance=1 / source.fps)
+        assert {c["value"] for c in cues} <= set(CUE_LETTERS)
+        assert all(a["value"] != b["value"] for a, b in zip(cues, cues[1:]))
+        for start, end, phone in aligned.phones:
+            if phone in BILABIALS:
+                assert any(c["value"] == "A" and c["start"] < end and c["end"] > start for c in cues), start
+    assert {c["value"] for c in mouth_cues(motion)} >= {"A", "X", "F", "G"}
+
+
+@needs_data
+def test_rhubarb_writers(motion) -> None:
+    data = json.loads(rhubarb_json(motion, "speech.wav"))
+    assert data["metadata"] == {"soundFile": "speech.wav", "duration": data["mouthCues"][-1]["end"]}
+    assert data["mouthCues"] == mouth_cues(motion)
+    lines = [line.split("\t") for line in rhubarb_tsv(motion).splitlines()]
+    assert [v for _, v in lines[:-1]] == [c["value"] for c in data["mouthCues"]]
+    assert lines[-1] == [f"{data['metadata']['duration']:.2f}", "X"]
+
+
+@needs_data
+def test_arkit_export_carries_the_jaw(motion) -> None:
+    frames = arkit_frames(motion)
+    assert len(frames) == motion.n_frames
+    np.testing.assert_allclose([f["jawOpen"] for f in frames], motion["jaw_open"], atol=1e-5)
+    assert all(0 <= v <= 1 for f in frames for v in f.values())
+    header, first = arkit_csv(motion).splitlines()[:2]
+    assert header.split(",")[:3] == ["frame", "time", "jawOpen"]
+    assert float(first.split(",")[2]) == pytest.approx(frames[0]["jawOpen"])
+
+
+def test_registered_as_the_phonetic_lips() -> None:
+    assert registry._REGISTRY["lips"]["phonetic"] is PhoneticLips
