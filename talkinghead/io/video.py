@@ -49,9 +49,14 @@ def read_frames(path: str | Path) -> Iterator[np.ndarray]:
 def atomic_output(path: str | Path) -> Iterator[Path]:
     """A temporary path beside ``path`` that is renamed to it on success and removed on failure."""
     path = Path(path)
-    if path.parent and not path.parent.exists():
+    if not path.parent.is_dir():
         raise InputError(path, "output folder does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".tmp", dir=path.parent or ".")
+    if path.is_dir():
+        raise InputError(path, "is a folder, not a file")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".tmp", dir=path.parent)
+    except OSError as exc:
+        raise InputError(path, f"cannot write in the output folder ({exc.strerror})") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
