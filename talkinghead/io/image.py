@@ -24,7 +24,9 @@ def load_image(path: str | Path) -> np.ndarray:
     data = np.fromfile(str(path), np.uint8)
     if len(data) == 0:
         raise InputError(path, "image file is empty")
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    # IMREAD_UNCHANGED keeps alpha but ignores the EXIF orientation of phone photos; JPEGs have no alpha
+    jpeg = data[:3].tobytes() == b"\xff\xd8\xff"
+    image = cv2.imdecode(data, cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH if jpeg else cv2.IMREAD_UNCHANGED)
     if image is None:
         kind = "unsupported image format" if path.suffix.lower() not in IMAGE_SUFFIXES else "corrupt or unreadable image"
         raise InputError(path, f"{kind} (use jpg, png, webp or bmp)")
