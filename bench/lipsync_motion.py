@@ -1,7 +1,8 @@
 """Lip-sync of the phonetic lips against real video: r of jaw_open vs the tracked mouth opening, as Markdown.
 
-Usage: python bench/lipsync_motion.py [--transcripts] [--data DIR]
-Tracked mouth curves are cached in /tmp (keyed by file size and mtime), never in the repo.
+Usage: python bench/lipsync_motion.py [--data DIR]
+Prints one table from recognised phones (no transcript) for every clip, then one for the GRID clips aligned to
+the transcripts their names encode. Tracked mouth curves are cached in /tmp (keyed by size and mtime).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from talkinghead.audio.decode import load_audio
+from talkinghead.audio.decode import SAMPLE_RATE, Audio, load_audio
 from talkinghead.audio.features import AudioFeatures
+from talkinghead.audio.phones import recognize_phones
 from talkinghead.eval.lipsync import best_lag
 from talkinghead.motion.phonetic_lips import PhoneticLips
 
@@ -83,16 +85,15 @@ def table(rows: dict[str, dict[str, float]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--transcripts", action="store_true", help="align GRID clips to their transcripts")
     parser.add_argument("--data", type=Path, default=DATA, help="the shared media folder")
     args = parser.parse_args()
     grid = sorted((args.data / "lipnet-grid").glob("*.mpg"))
-    rows = {}
-    for path in grid + [args.data / name for name in TALKING]:
-        in_grid = path.parent.name == "lipnet-grid"
-        transcript = grid_transcript(path) if args.transcripts and in_grid else None
-        rows[str(path.relative_to(args.data))] = measure(path, transcript)
-    print(table(rows))
+    recognize_phones(Audio(np.zeros(SAMPLE_RATE, np.float32)), "a")  # load both decoders before timing
+    name = lambda path: str(path.relative_to(args.data))  # noqa: E731
+    print("Recognised phones (no transcript):\n")
+    print(table({name(p): measure(p, None) for p in grid + [args.data / t for t in TALKING]}))
+    print("\nGRID aligned to its transcripts:\n")
+    print(table({name(p): measure(p, grid_transcript(p)) for p in grid}))
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ class PhoneticLipsConfig(GeneratorConfig):
     anticipation: float = 2.0  # lip shape (rounding, spreading) reaches this many times further ahead than behind
     breath_open: float = 0.6  # jaw opening of the breath taken in a pause before speech
     breath_s: float = 0.3  # length of that breath
-    loudness_weight: float = 0.25  # share of the phone jaw scaled by loudness (louder speech opens wider)
+    loudness_weight: float = 0.5  # share of each phone's jaw target scaled by its loudness (louder opens wider)
     silence_fill: float = 0.5  # jaw opening driven by loudness where the recogniser heard no phone
 
 
@@ -72,22 +72,28 @@ class PhoneticLips:
     def __init__(self, config: PhoneticLipsConfig | None = None) -> None:
         self.config = config or PhoneticLipsConfig()
 
-    def jaw_from_loudness(self, jaw: np.ndarray, phones: Phones, features: AudioFeatures) -> np.ndarray:
-        """Scale the phone jaw by loudness; open it by loudness where loud audio got no phone (noise, other tongues)."""
-        cfg, n = self.config, features.n_frames
-        loud = features.activity
+    def jaw_gain(self, phones: Phones, features: AudioFeatures) -> np.ndarray:
+        """Per phone, the factor on its jaw target from its loudness (the loudest frame it overlaps)."""
+        fps, n, loud = features.fps, features.n_frames, features.activity
+        peak = np.array([loud[min(int(s * fps), n - 1):max(int(np.ceil(e * fps)), int(s * fps) + 1)].max()
+                         for s, e, _ in phones])
+        return 1 - self.config.loudness_weight + self.config.loudness_weight * peak
+
+    def loudness_fill(self, jaw: np.ndarray, phones: Phones, features: AudioFeatures) -> np.ndarray:
+        """Open the jaw by loudness where loud audio got no phone (noise, speech in other languages)."""
+        n = features.n_frames
         silent = np.zeros(n)
         silent[frames_of(phones, frozenset({"SIL"}), features.fps, n)] = 1.0
-        fill = cfg.silence_fill * np.clip(2 * loud - 1, 0, 1) * np.convolve(silent, np.ones(3) / 3, "same")
-        return np.maximum(jaw * (1 - cfg.loudness_weight + cfg.loudness_weight * loud), fill)
+        loud = np.clip(2 * features.activity - 1, 0, 1) * np.convolve(silent, np.ones(3) / 3, "same")
+        return np.maximum(jaw, self.config.silence_fill * loud)
 
     def generate(self, features: AudioFeatures) -> Motion:
         """Lip channels for every video frame of ``features``; the phones go to ``meta["phones"]``."""
         cfg, fps, n = self.config, features.fps, features.n_frames
         phones = features.phones
-        segments = viseme_segments(phones, cfg.breath_open, cfg.breath_s)
+        segments = viseme_segments(phones, self.jaw_gain(phones, features), cfg.breath_open, cfg.breath_s)
         lips = coarticulate(segments, (np.arange(n) + 0.5) / fps + cfg.lead_s, cfg)
-        lips[:, JAW] = self.jaw_from_loudness(lips[:, JAW], phones, features)
+        lips[:, JAW] = self.loudness_fill(lips[:, JAW], phones, features)
         lips[:, PRESS] *= np.clip(1 - lips[:, JAW] / PRESS_FREE_JAW, 0, 1)
         shut = frames_of(phones, BILABIALS, fps, n)
         lips[shut, JAW], lips[shut, PRESS] = 0.0, 1.0

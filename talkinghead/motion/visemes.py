@@ -95,12 +95,12 @@ BILABIALS = frozenset({"M", "B", "P"})
 MIN_PAUSE_S = 0.2  # shorter silences are articulatory stops, too short to breathe in
 
 
-def viseme_segments(phones: list[tuple[float, float, str]], breath_open: float,
+def viseme_segments(phones: list[tuple[float, float, str]], jaw_gain: np.ndarray, breath_open: float,
                     breath_s: float) -> list[tuple[float, float, Viseme]]:
-    """(start, end, viseme) per phone, diphthongs split in two, and a breath in the pauses before speech.
+    """(start, end, viseme) per phone (diphthongs in two parts), jaw targets scaled by ``jaw_gain``, plus breaths.
 
-    The breath (relaxed lips, jaw at ``breath_open``) takes the last ``breath_s``, at most half, of every
-    silence of at least MIN_PAUSE_S that speech follows.
+    A breath (relaxed lips, jaw at ``breath_open``) takes the last ``breath_s``, at most half, of every silence
+    of at least MIN_PAUSE_S that speech follows.
     """
     rest = VISEMES["SIL"]
     breath = replace(rest, jaw=breath_open)
@@ -109,10 +109,11 @@ def viseme_segments(phones: list[tuple[float, float, str]], breath_open: float,
         if phone == "SIL" and i + 1 < len(phones) and end - start >= MIN_PAUSE_S:
             mid = end - min(breath_s, (end - start) / 2)
             out += [(start, mid, rest), (mid, end, breath)]
-        elif phone in GLIDES:
-            first, second, share = GLIDES[phone]
-            mid = start + share * (end - start)
-            out += [(start, mid, VISEMES[first]), (mid, end, VISEMES[second])]
-        else:
-            out.append((start, end, VISEMES.get(phone, rest)))
+            continue
+        first, second, share = GLIDES.get(phone, (phone, phone, 1.0))
+        mid = start + share * (end - start)
+        for a, b, part in ((start, mid, first), (mid, end, second)):
+            if b > a:
+                viseme = VISEMES.get(part, rest)
+                out.append((a, b, replace(viseme, jaw=viseme.jaw * jaw_gain[i])))
     return out
