@@ -137,6 +137,21 @@ def test_jaw_follows_the_real_mouth_better_than_loudness() -> None:
 
 
 @needs_data
+def test_loudness_moves_the_mouth_where_no_phone_was_recognised() -> None:
+    features = AudioFeatures(load_audio(GRID / "lbax4n.mpg"))
+    features.phones = [(0.0, features.audio.duration, "SIL")]  # a recogniser that heard nothing
+    jaw = PhoneticLips().generate(features)["jaw_open"]
+    speech = features.activity > 0.5
+    assert jaw[speech].mean() > 0.2 and jaw[~speech].max() < 0.1
+    assert np.corrcoef(jaw, features.activity)[0, 1] > 0.5
+
+
+def test_steady_sound_without_phones_keeps_the_mouth_shut() -> None:
+    hum = (0.3 * np.sin(2 * np.pi * 120 * np.arange(2 * SAMPLE_RATE) / SAMPLE_RATE)).astype(np.float32)
+    assert PhoneticLips().generate(AudioFeatures(Audio(hum)))["jaw_open"].max() < 0.05
+
+
+@needs_data
 def test_mouth_cues_cover_the_audio_with_a_closed_mouth_on_bilabials(aligned: AudioFeatures, motion) -> None:
     for source in (motion, Motion(motion.fps, motion.channels)):  # from the phones, then from the channels alone
         cues = mouth_cues(source)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
 from talkinghead.audio.features import AudioFeatures
 from talkinghead.motion.channels import LIP_CHANNELS
@@ -17,6 +18,7 @@ NEIGHBOURS = 4  # segments on each side whose dominance reaches a frame
 JAW, PRESS = LIP_CHANNELS.index("jaw_open"), LIP_CHANNELS.index("lip_press")
 SHAPE_CHANNELS = ("mouth_width", "lip_round")  # anticipated further ahead than the rest
 PRESS_FREE_JAW = 0.3  # jaw opening at which the lips can no longer press together
+FILL_WINDOW_S = 0.5  # loudness rising above its minimum over this window counts as syllables
 Phones = list[tuple[float, float, str]]
 
 
@@ -80,12 +82,18 @@ class PhoneticLips:
         return 1 - self.config.loudness_weight + self.config.loudness_weight * peak
 
     def loudness_fill(self, jaw: np.ndarray, phones: Phones, features: AudioFeatures) -> np.ndarray:
-        """Open the jaw by loudness where loud audio got no phone (noise, speech in other languages)."""
-        n = features.n_frames
+        """Open the jaw where loud, syllable-like audio got no phone (noise, speech in other languages).
+
+        Only loudness above half the speech level and above its running minimum counts, so that quiet noise and
+        steady sound (hum, tone, stationary noise) leave it shut.
+        """
+        fps, n = features.fps, features.n_frames
         silent = np.zeros(n)
-        silent[frames_of(phones, frozenset({"SIL"}), features.fps, n)] = 1.0
-        loud = np.clip(2 * features.activity - 1, 0, 1) * np.convolve(silent, np.ones(3) / 3, "same")
-        return np.maximum(jaw, self.config.silence_fill * loud)
+        silent[frames_of(phones, frozenset({"SIL"}), fps, n)] = 1.0
+        loud = features.activity
+        floor = np.maximum(minimum_filter1d(loud, int(fps * FILL_WINDOW_S) | 1), 0.5)
+        syllables = np.clip(2 * (loud - floor), 0, 1)
+        return np.maximum(jaw, self.config.silence_fill * syllables * uniform_filter1d(silent, 3))
 
     def generate(self, features: AudioFeatures) -> Motion:
         """Lip channels for every video frame of ``features``; the phones go to ``meta["phones"]``."""
