@@ -76,6 +76,16 @@ def test_recognised_phones_cover_the_audio_and_fall_back_from_unknown_words() ->
     assert recognize_phones(audio) == recognised  # repeatable: no state carried between calls
 
 
+@needs_data
+def test_alignment_holds_over_a_longer_clip_with_pauses() -> None:
+    audio = load_audio(DATA / "videoretalking" / "face2.mp4")
+    words = "the heart of my california congressional district right chase my own dreams growing up"  # as heard
+    phones = recognize_phones(audio, words)
+    assert_covers(phones, audio.duration)
+    sequence = " ".join(p for _, _, p in phones if p != "SIL")
+    assert "K AE L AH F AO R N Y AH" in sequence and sequence.endswith("G R OW IH NG AH P")
+
+
 def test_phones_of_silence_and_of_a_tone_cover_them() -> None:
     tone = np.sin(2 * np.pi * 220 * np.arange(SAMPLE_RATE) / SAMPLE_RATE).astype(np.float32) * 0.3
     for audio in (silence(1.5).audio, Audio(tone)):

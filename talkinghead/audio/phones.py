@@ -27,7 +27,8 @@ def _decoder(mode: str) -> Decoder:
     common = {"hmm": str(MODEL / "en-us"), "samprate": SAMPLE_RATE, "loglevel": "FATAL", "lm": None}
     if mode == "allphone":
         return Decoder(allphone=str(MODEL / "en-us-phone.lm.bin"), **ALLPHONE_OPTIONS, **common)
-    return Decoder(dict=str(MODEL / "cmudict-en-us.dict"), **common)
+    # bestpath off: it can end the first pass on a one-frame </s> that the phone pass cannot align (pocketsphinx #339)
+    return Decoder(dict=str(MODEL / "cmudict-en-us.dict"), bestpath=False, **common)
 
 
 def _pcm(audio: Audio) -> bytes:
