@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from functools import cache
 from pathlib import Path
 
@@ -19,6 +20,7 @@ MODEL = Path(get_model_path()) / "en-us"
 ALLPHONE_OPTIONS = {"lw": 1.0, "beam": 1e-10, "pbeam": 1e-10}
 QUIET_DB = 24.0  # a recognised phone whose loudest 10 ms stay this far below the speech level is noise: silence
 Segment = tuple[float, float, str]
+_LOCK = threading.Lock()  # the cached decoders are stateful: one utterance at a time
 
 
 @cache
@@ -109,5 +111,8 @@ def _contiguous(raw: list[tuple[int, int, str]], duration: float) -> list[Segmen
 def recognize_phones(audio: Audio, transcript: str | None = None) -> list[Segment]:
     """(start s, end s, phone) covering the audio; aligned to ``transcript`` when given, else recognised."""
     pcm = _pcm(audio)
-    raw = _align(pcm, transcript) if transcript else None
-    return _contiguous(raw if raw is not None else _allphone(pcm, audio), audio.duration)
+    with _LOCK:
+        raw = _align(pcm, transcript) if transcript else None
+        if raw is None:
+            raw = _allphone(pcm, audio)
+    return _contiguous(raw, audio.duration)

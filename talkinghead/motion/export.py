@@ -25,6 +25,7 @@ PHONE_CUES: dict[str, str] = {
     "L": "H",
     "SIL": "X",
 }
+MIN_CUE_S = 0.04  # about one frame of animation
 Cue = dict[str, float | str]
 
 
@@ -44,14 +45,17 @@ def frame_cue(frame: dict[str, float]) -> str:
 
 
 def mouth_cues(motion: Motion) -> list[Cue]:
-    """Mouth cues {start, end, value} covering the motion, from meta["phones"] when present, else from each frame."""
+    """Mouth cues {start, end, value} covering the motion, from meta["phones"] when present, else from each frame.
+
+    Equal neighbours merge, and a cue too short to be seen (except a closure, A) extends the one before it.
+    """
     if motion.meta.get("phones"):
         timed = [(float(s), float(e), PHONE_CUES.get(p, "B")) for s, e, p in motion.meta["phones"]]
     else:
         timed = [(i / motion.fps, (i + 1) / motion.fps, frame_cue(motion.frame(i))) for i in range(motion.n_frames)]
     cues: list[Cue] = []
     for start, end, value in timed:
-        if cues and cues[-1]["value"] == value:
+        if cues and (cues[-1]["value"] == value or (end - start < MIN_CUE_S and value != "A")):
             cues[-1]["end"] = round(end, 2)
         else:
             cues.append({"start": round(start, 2), "end": round(end, 2), "value": value})
