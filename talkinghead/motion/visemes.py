@@ -92,7 +92,7 @@ GLIDES: dict[str, tuple[str, str, float]] = {
     "OW": ("AO", "UH", 0.5), "OY": ("AO", "IH", 0.6),
 }
 BILABIALS = frozenset({"M", "B", "P"})
-MIN_PAUSE_S = 0.2  # shorter silences are articulatory stops, too short to breathe in
+MIN_PAUSE_S = 0.3  # shorter silences are too short to breathe in (stops, hesitations)
 
 
 def viseme_segments(phones: list[tuple[float, float, str]], jaw_gain: np.ndarray, breath_open: float,
