@@ -14,8 +14,8 @@ from talkinghead.audio.phones import recognize_phones
 from talkinghead.eval.lipsync import best_lag
 from talkinghead.motion import registry
 from talkinghead.motion.channels import LIP_CHANNELS
-from talkinghead.motion.motion import Motion
 from talkinghead.motion.export import CUE_LETTERS, arkit_csv, arkit_frames, mouth_cues, rhubarb_json, rhubarb_tsv
+from talkinghead.motion.motion import Motion
 from talkinghead.motion.phonetic_lips import PhoneticLips
 from talkinghead.motion.visemes import BILABIALS, GLIDES, VISEMES
 
@@ -45,7 +45,8 @@ def aligned() -> AudioFeatures:
 
 
 @pytest.fixture(scope="module")
-def motion(aligned: AudioFeatures):
+def motion(aligned: AudioFeatures) -> Motion:
+    """The phonetic lips of that clip."""
     return PhoneticLips().generate(aligned)
 
 
