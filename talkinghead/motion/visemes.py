@@ -31,13 +31,20 @@ class Viseme:
     @property
     def targets(self) -> np.ndarray:
         """Values in :data:`LIP_CHANNELS` order."""
-        return np.array([self.jaw, self.width, self.round, self.press, self.upper, self.lower])
+        return np.array([getattr(self, FIELDS[c][0]) for c in LIP_CHANNELS])
 
     @property
     def dominance(self) -> np.ndarray:
         """Dominance per channel, in :data:`LIP_CHANNELS` order."""
-        shape, contact = self.shape_dominance, self.contact_dominance
-        return np.array([self.jaw_dominance, shape, shape, contact, contact, contact])
+        return np.array([getattr(self, FIELDS[c][1]) for c in LIP_CHANNELS])
+
+
+# lip channel -> (Viseme target field, Viseme dominance field)
+FIELDS = {
+    "jaw_open": ("jaw", "jaw_dominance"), "mouth_width": ("width", "shape_dominance"),
+    "lip_round": ("round", "shape_dominance"), "lip_press": ("press", "contact_dominance"),
+    "upper_lip": ("upper", "contact_dominance"), "lower_lip": ("lower", "contact_dominance"),
+}
 
 
 V = Viseme
