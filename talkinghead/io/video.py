@@ -62,6 +62,10 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp_path
         os.replace(tmp_path, path)
+    except InputError as exc:
+        if exc.path != str(tmp_path):
+            raise
+        raise InputError(path, exc.problem) from None  # the user knows the output by its own name
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
