@@ -83,16 +83,16 @@ def render_video(portrait: Portrait, motion: Motion, audio_path: str | Path, out
     output = Path(output)
     if output.suffix.lower() != ".mp4":
         raise InputError(output, "output must be an .mp4 file")
-    samples, rate = source_audio(audio_path)
+    chunks, rate, channels = source_audio(audio_path)
     frames = WarpRenderer().render(portrait, motion)
     if progress:
         frames = progress(frames, motion.n_frames)
     w, h = portrait.size
     with atomic_output(output) as tmp:
-        with Mp4Writer(tmp, w, h, motion.fps, crf=crf, audio_rate=rate, audio_channels=len(samples)) as writer:
+        with Mp4Writer(tmp, w, h, motion.fps, crf=crf, audio_rate=rate, audio_channels=channels) as writer:
             for frame in frames:
                 writer.write(frame)
-            writer.add_audio(samples, max_seconds=motion.duration)
+            writer.add_audio(chunks, max_seconds=motion.duration)
         return writer.frames
 
 

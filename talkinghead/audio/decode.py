@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
+from typing import Iterator
 
 import av
 import numpy as np
@@ -31,8 +33,8 @@ class Audio:
         return max(1, int(round(self.duration * fps)))
 
 
-def decode(path: str | Path, rate: int = SAMPLE_RATE, layout: str = "mono") -> np.ndarray:
-    """Decode the first audio stream of ``path`` to float32 samples, shape (n,) or (channels, n)."""
+def decode_chunks(path: str | Path, rate: int = SAMPLE_RATE, layout: str = "mono") -> Iterator[np.ndarray]:
+    """Stream the first audio stream of ``path`` as planar float32 chunks of shape (channels, n)."""
     path = Path(path)
     if not path.exists():
         raise InputError(path, "file not found")
@@ -44,19 +46,19 @@ def decode(path: str | Path, rate: int = SAMPLE_RATE, layout: str = "mono") -> n
                 raise InputError(path, "has no audio track")
             stream = container.streams.audio[0]
             resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
-            chunks = []
-            for frame in container.decode(stream):
+            for frame in chain(container.decode(stream), [None]):
                 for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray())
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray())
-    except InputError:
-        raise
+                    yield out.to_ndarray().astype(np.float32, copy=False)
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(path, f"not a readable audio or video file ({type(exc).__name__})") from None
+
+
+def decode(path: str | Path, rate: int = SAMPLE_RATE, layout: str = "mono") -> np.ndarray:
+    """Decode the first audio stream of ``path`` to float32 samples, shape (n,) or (channels, n)."""
     channels = 1 if layout == "mono" else 2
+    chunks = list(decode_chunks(path, rate, layout))
     data = np.concatenate(chunks, axis=1) if chunks else np.zeros((channels, 0), np.float32)
-    return data[0].astype(np.float32) if layout == "mono" else data.astype(np.float32)
+    return data[0] if layout == "mono" else data
 
 
 def load_audio(path: str | Path) -> Audio:

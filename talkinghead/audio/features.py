@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Iterator
 
 import numpy as np
 from scipy.signal import get_window
@@ -14,18 +15,19 @@ HOP_S = 0.01  # analysis hop of the 100 Hz features (mel, f0), before resampling
 SILENCE_DB = -50.0  # log RMS (dBFS) below which a frame counts as silence
 
 
-def frame_signal(x: np.ndarray, win: int, hop: int) -> np.ndarray:
-    """Centred frames of ``x``, shape (ceil(len/hop), win), zero padded."""
+def frame_signal(x: np.ndarray, win: int, hop: int, chunk: int = 4096) -> Iterator[np.ndarray]:
+    """Centred frames of ``x`` (zero padded), ``chunk`` frames at a time, shape (<=chunk, win)."""
     n = max(1, int(np.ceil(len(x) / hop)))
     padded = np.pad(x, (win // 2, win // 2 + n * hop - len(x) + win))
-    idx = np.arange(win)[None, :] + hop * np.arange(n)[:, None]
-    return padded[idx]
+    windows = np.lib.stride_tricks.sliding_window_view(padded, win)[::hop][:n]
+    for start in range(0, n, chunk):
+        yield np.asarray(windows[start:start + chunk])
 
 
 def rms_db(x: np.ndarray, rate: int, hop_s: float, win_s: float) -> np.ndarray:
     """Log RMS in dBFS per hop, floored at -100."""
-    frames = frame_signal(x, int(win_s * rate), int(hop_s * rate))
-    return 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-10)
+    power = [np.mean(f.astype(np.float64) ** 2, axis=1) for f in frame_signal(x, int(win_s * rate), int(hop_s * rate))]
+    return 10 * np.log10(np.concatenate(power) + 1e-10)
 
 
 def yin_f0(x: np.ndarray, rate: int, hop_s: float = HOP_S, fmin: float = 60.0, fmax: float = 450.0,
@@ -33,11 +35,11 @@ def yin_f0(x: np.ndarray, rate: int, hop_s: float = HOP_S, fmin: float = 60.0, f
     """Fundamental frequency per hop (Hz, 0 where unvoiced) by YIN's cumulative mean normalised difference."""
     win = int(rate / fmin) * 2
     max_lag, min_lag = int(rate / fmin), int(rate / fmax)
-    frames = frame_signal(x, win, int(hop_s * rate))
-    f0 = np.zeros(len(frames))
+    f0 = []
     nfft = 1 << int(np.ceil(np.log2(2 * win)))
-    for s in range(0, len(frames), chunk):
-        fr = frames[s:s + chunk].astype(np.float64)
+    for fr in frame_signal(x, win, int(hop_s * rate), chunk):
+        fr = fr.astype(np.float64)
+        pitch = np.zeros(len(fr))
         spec = np.fft.rfft(fr, nfft)
         acf = np.fft.irfft(spec * np.conj(spec), nfft)[:, :max_lag + 1]
         energy = np.cumsum(fr ** 2, axis=1)
@@ -57,8 +59,9 @@ def yin_f0(x: np.ndarray, rate: int, hop_s: float = HOP_S, fmin: float = 60.0, f
             lag = lag0
             while lag + 1 < cmnd.shape[1] and cmnd[row, lag + 1] < cmnd[row, lag]:
                 lag += 1
-            f0[s + row] = rate / (lag + 1)
-    return f0
+            pitch[row] = rate / (lag + 1)
+        f0.append(pitch)
+    return np.concatenate(f0)
 
 
 def mel_filterbank(rate: int, n_fft: int, n_mels: int, fmin: float = 55.0, fmax: float | None = None) -> np.ndarray:
@@ -77,9 +80,11 @@ def log_mel(x: np.ndarray, rate: int, hop_s: float = HOP_S, n_mels: int = 80, wi
     """Log-mel spectrogram, shape (hops, n_mels), natural log, floored at 1e-5."""
     win = int(win_s * rate)
     n_fft = 1 << int(np.ceil(np.log2(win)))
-    frames = frame_signal(x, n_fft, int(hop_s * rate)) * np.pad(get_window("hann", win), (0, n_fft - win))
-    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
-    return np.log(np.maximum(power @ mel_filterbank(rate, n_fft, n_mels).T, 1e-5)).astype(np.float32)
+    window = np.pad(get_window("hann", win), (0, n_fft - win)).astype(np.float32)
+    fb = mel_filterbank(rate, n_fft, n_mels).T.astype(np.float32)
+    mels = [np.abs(np.fft.rfft(f * window, axis=1)).astype(np.float32) ** 2 @ fb
+            for f in frame_signal(x, n_fft, int(hop_s * rate))]
+    return np.log(np.maximum(np.concatenate(mels), 1e-5)).astype(np.float32)
 
 
 def to_video_frames(values: np.ndarray, hop_s: float, fps: float, n_frames: int, reduce: str = "mean") -> np.ndarray:

@@ -7,12 +7,12 @@ import tempfile
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import av
 import numpy as np
 
-from talkinghead.audio.decode import decode
+from talkinghead.audio.decode import decode_chunks
 from talkinghead.errors import InputError
 
 
@@ -101,20 +101,20 @@ class Mp4Writer:
             self.container.mux(packet)
         self.frames += 1
 
-    def add_audio(self, samples: np.ndarray, max_seconds: float | None = None) -> None:
-        """Encode planar float samples (channels, n) at the writer's audio rate, cut at ``max_seconds``."""
+    def add_audio(self, chunks: Iterable[np.ndarray], max_seconds: float | None = None) -> None:
+        """Encode planar float chunks (channels, n) at the writer's audio rate, cut at ``max_seconds``."""
         stream = self.audio
-        rate = stream.rate
-        if max_seconds is not None:
-            samples = samples[:, : int(round(max_seconds * rate))]
-        layout = stream.layout.name
-        chunk = 1024
-        for start in range(0, samples.shape[1], chunk):
-            block = np.ascontiguousarray(samples[:, start:start + chunk], np.float32)
-            frame = av.AudioFrame.from_ndarray(block, format="fltp", layout=layout)
-            frame.sample_rate = rate
-            frame.pts = start
-            frame.time_base = Fraction(1, rate)
+        rate, layout = stream.rate, stream.layout.name
+        limit = int(round(max_seconds * rate)) if max_seconds is not None else None
+        pts = 0
+        for block in chunks:
+            if limit is not None:
+                block = block[:, : max(0, limit - pts)]
+            if block.shape[1] == 0:
+                break
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block, np.float32), format="fltp", layout=layout)
+            frame.sample_rate, frame.pts, frame.time_base = rate, pts, Fraction(1, rate)
+            pts += block.shape[1]
             for packet in stream.encode(frame):
                 self.container.mux(packet)
         for packet in stream.encode(None):
@@ -136,10 +136,14 @@ class Mp4Writer:
             self.container.close()
 
 
-def source_audio(path: str | Path, max_rate: int = 48000) -> tuple[np.ndarray, int]:
-    """The speech file's audio for muxing: stereo-or-mono planar float at its own rate (<= 48 kHz)."""
+def audio_format(path: str | Path, max_rate: int = 48000) -> tuple[int, int]:
+    """Rate (at most ``max_rate``) and channel count (1 or 2) to mux the speech file's audio with."""
     with av.open(str(path)) as container:
         stream = container.streams.audio[0]
-        rate = min(stream.rate or 44100, max_rate)
-        layout = "stereo" if (stream.channels or 1) >= 2 else "mono"
-    return np.atleast_2d(decode(path, rate, layout)), rate
+        return min(stream.rate or 44100, max_rate), 2 if (stream.channels or 1) >= 2 else 1
+
+
+def source_audio(path: str | Path) -> tuple[Iterator[np.ndarray], int, int]:
+    """The speech file's audio for muxing, streamed: (chunks, rate, channels)."""
+    rate, channels = audio_format(path)
+    return decode_chunks(path, rate, "stereo" if channels == 2 else "mono"), rate, channels
