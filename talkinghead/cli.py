@@ -80,18 +80,22 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def _write_motion_outputs(motion, output: Path, cues: Path | None, arkit: Path | None) -> None:
+    """Write the motion and the exports asked for, each atomically, the format chosen by the suffix."""
     from talkinghead.io.video import atomic_output
+    from talkinghead.motion import export
 
-    jobs = [(output, motion.save)]
-    if cues or arkit:
-        from talkinghead.motion import export
-    if cues:
-        jobs.append((cues, lambda p: export.write_mouth_cues(motion, p)))
-    if arkit:
-        jobs.append((arkit, lambda p: export.write_arkit(motion, p)))
-    for target, write in jobs:
-        with atomic_output(target) as tmp:
-            write(tmp.with_suffix(target.suffix) if tmp.suffix != target.suffix else tmp)
+    writers = {
+        "motion": {".json": lambda: json.dumps(motion.to_dict()), ".csv": motion.to_csv},
+        "cues": {".json": lambda: export.rhubarb_json(motion), ".tsv": lambda: export.rhubarb_tsv(motion)},
+        "arkit": {".json": lambda: export.arkit_json(motion), ".csv": lambda: export.arkit_csv(motion)},
+    }
+    jobs = [(kind, path) for kind, path in (("motion", output), ("cues", cues), ("arkit", arkit)) if path]
+    for kind, path in jobs:
+        if path.suffix.lower() not in writers[kind]:
+            raise InputError(path, f"unsupported {kind} format (use {' or '.join(writers[kind])})")
+    for kind, path in jobs:
+        with atomic_output(path) as tmp:
+            tmp.write_text(writers[kind][path.suffix.lower()]())
 
 
 def main(argv: list[str] | None = None) -> int:
