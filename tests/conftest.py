@@ -1,0 +1,248 @@
+"""Shared fixtures of the end-to-end tests: real media, a CLI runner that captures what a user sees, shared renders.
+
+Renders that several tests inspect are made once per session (3 s GRID clip, 6 s of silence, 256 px) so that the
+whole end-to-end suite stays within a few minutes on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import sys
+import tempfile
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+GRID_CLIP = DATA / "lipnet-grid" / "bbaf2n.mpg"
+GRID_TRANSCRIPT = "bin blue at f two now"  # GRID names encode the sentence: b-b-a-f-2-n
+PHOTO = DATA / "sadtalker" / "happy.png"  # frontal colour photo, 256x256
+FPS = 25.0
+SIZE = 256
+VOWELS = {"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"}
+BILABIALS = {"M", "B", "P"}
+
+
+def need(*paths: Path) -> None:
+    """Skip the test when the shared real media are not available."""
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        pytest.skip(f"real media not available ({missing[0]})")
+
+
+@dataclass
+class CliRun:
+    """What a user sees from one ``talkinghead`` command: exit code, stdout and stderr (file-descriptor level)."""
+
+    code: int
+    stdout: str
+    stderr: str
+    argv: list[str] = field(default_factory=list)
+
+    @property
+    def summary(self) -> dict:
+        """The ``--json`` summary: the one line printed on stdout."""
+        lines = self.stdout.strip().splitlines()
+        assert len(lines) == 1, f"expected one JSON line on stdout, got {self.stdout!r}"
+        return json.loads(lines[0])
+
+
+def run_cli(*argv: object) -> CliRun:
+    """Run ``talkinghead.cli.main(argv)`` in-process, capturing Python's and the C libraries' stdout and stderr."""
+    from talkinghead.cli import main
+
+    args = [str(a) for a in argv]
+    py_out, py_err = io.StringIO(), io.StringIO()
+    with tempfile.TemporaryFile() as fd_out, tempfile.TemporaryFile() as fd_err:
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        saved = os.dup(1), os.dup(2)
+        os.dup2(fd_out.fileno(), 1)
+        os.dup2(fd_err.fileno(), 2)
+        try:
+            with contextlib.redirect_stdout(py_out), contextlib.redirect_stderr(py_err):
+                code = main(args)
+        finally:
+            for stream in (sys.__stdout__, sys.__stderr__):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+        fd_out.seek(0)
+        fd_err.seek(0)
+        stdout = py_out.getvalue() + fd_out.read().decode(errors="replace")
+        stderr = py_err.getvalue() + fd_err.read().decode(errors="replace")
+    return CliRun(code, stdout, stderr, args)
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int = 16000) -> Path:
+    """16-bit mono wav of float samples in [-1, 1]."""
+    pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+    return path
+
+
+def save_rgb(path: Path, rgb: np.ndarray, flags: tuple[int, ...] = ()) -> Path:
+    """Write an RGB uint8 picture (png, jpg...) with OpenCV (``flags``: cv2.imwrite parameters)."""
+    import cv2
+
+    assert cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), list(flags))
+    return path
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    import cv2
+
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+
+
+@dataclass
+class Mp4Info:
+    """What PyAV sees in an output file."""
+
+    video_codec: str
+    audio_codec: str | None
+    fps: float
+    frames: int  # decoded video frames
+    video_seconds: float
+    audio_seconds: float | None
+    width: int
+    height: int
+
+
+def probe(path: Path) -> Mp4Info:
+    """Codecs, decoded frame count and stream durations of an mp4 (durations from the container's timing)."""
+    import av
+
+    with av.open(str(path)) as container:
+        v = container.streams.video[0]
+        a = container.streams.audio[0] if container.streams.audio else None
+        frames = sum(1 for _ in container.decode(v))
+        return Mp4Info(v.codec_context.name, a.codec_context.name if a else None, float(v.average_rate),
+                       frames, float(v.duration * v.time_base),
+                       float(a.duration * a.time_base) if a is not None and a.duration else None,
+                       v.codec_context.width, v.codec_context.height)
+
+
+def audio_seconds(path: Path) -> float:
+    """Length of the speech the user gave, as talkinghead decodes it."""
+    from talkinghead.audio.decode import load_audio
+
+    return load_audio(path).duration
+
+
+def assert_plays(video: Path, speech: Path, fps: float = FPS) -> Mp4Info:
+    """``video`` is an H.264 + AAC mp4 whose picture and sound both last as long as ``speech``, within one frame."""
+    assert video.exists(), f"no output at {video}"
+    info = probe(video)
+    assert (info.video_codec, info.audio_codec) == ("h264", "aac")
+    assert info.fps == pytest.approx(fps)
+    expected = audio_seconds(speech)
+    assert info.frames == round(info.video_seconds * fps)
+    assert abs(info.frames / fps - expected) <= 1 / fps + 1e-6, (info.frames, expected)
+    assert abs(info.audio_seconds - expected) <= 1 / fps + 1e-6, (info.audio_seconds, expected)
+    return info
+
+
+def frames_of_phones(phones: list, names: set[str], fps: float, n_frames: int) -> list[np.ndarray]:
+    """Per phone of ``names``: the video frames centred inside it (the frame holding its middle if none)."""
+    out = []
+    for start, end, phone in phones:
+        if phone in names:
+            inside = np.arange(np.ceil(start * fps - 0.5), np.ceil(end * fps - 0.5)).astype(int)
+            out.append(np.clip(inside if len(inside) else [int((start + end) / 2 * fps)], 0, n_frames - 1))
+    return out
+
+
+def portrait_landmarks(image: Path, size: int = SIZE) -> np.ndarray:
+    """FaceMesh landmarks re-measured on the portrait exactly as talkinghead frames it (the input of the render)."""
+    from talkinghead.face.landmarks import FaceMesh
+    from talkinghead.face.portrait import load_portrait
+
+    portrait = load_portrait(image, size)
+    with FaceMesh() as mesh:
+        return mesh.detect(portrait.image)[0].landmarks
+
+
+@dataclass
+class Render:
+    """One ``talkinghead animate`` run and its inputs."""
+
+    image: Path
+    audio: Path
+    output: Path
+    run: CliRun
+
+
+# session-wide inputs and renders -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory) -> Path:
+    """A folder for inputs the tests make (portraits cut from videos, synthetic audio)."""
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def grid_portrait(media_dir) -> Path:
+    """The GRID speaker's first video frame, saved as a png portrait."""
+    need(GRID_CLIP)
+    from talkinghead.io.video import read_frames
+
+    return save_rgb(media_dir / "grid_first_frame.png", next(iter(read_frames(GRID_CLIP))))
+
+
+@pytest.fixture(scope="session")
+def grid_render(tmp_path_factory, grid_portrait) -> Render:
+    """The GRID speaker's first frame animated with the clip's own speech (the .mpg given as audio) by the CLI."""
+    output = tmp_path_factory.mktemp("grid") / "bbaf2n.mp4"
+    run = run_cli("animate", "--image", grid_portrait, "--audio", GRID_CLIP, "-o", output,
+                  "--size", SIZE, "--seed", 3, "--json", "--quiet")
+    assert run.code == 0, run.stderr
+    return Render(grid_portrait, GRID_CLIP, output, run)
+
+
+@pytest.fixture(scope="session")
+def grid_track(grid_render):
+    """FaceMesh track of the rendered GRID video."""
+    from talkinghead.face.track import track_video
+
+    return track_video(grid_render.output)
+
+
+@pytest.fixture(scope="session")
+def real_track():
+    """FaceMesh track of the real GRID video."""
+    need(GRID_CLIP)
+    from talkinghead.face.track import track_video
+
+    return track_video(GRID_CLIP)
+
+
+@pytest.fixture(scope="session")
+def silence_wav(media_dir) -> Path:
+    """6 s of digital silence."""
+    return write_wav(media_dir / "silence.wav", np.zeros(6 * 16000, np.float32))
+
+
+@pytest.fixture(scope="session")
+def silent_render(tmp_path_factory, silence_wav) -> Render:
+    """A photo animated with 6 s of silence."""
+    need(PHOTO)
+    output = tmp_path_factory.mktemp("silent") / "silent.mp4"
+    run = run_cli("animate", "--image", PHOTO, "--audio", silence_wav, "-o", output, "--size", SIZE, "--quiet")
+    assert run.code == 0, run.stderr
+    return Render(PHOTO, silence_wav, output, run)
