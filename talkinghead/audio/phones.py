@@ -61,7 +61,7 @@ def _allphone(pcm: bytes, audio: Audio) -> list[tuple[int, int, str]]:
     features = AudioFeatures(audio)
     loudness, floor = features.loudness_100hz, features.speech_level - QUIET_DB
     phones = []
-    for seg in decoder.seg():
+    for seg in decoder.seg() or []:  # None for audio too short to decode
         heard = loudness[seg.start_frame:seg.end_frame + 1].max(initial=-np.inf) >= floor
         phones.append((seg.start_frame, seg.end_frame + 1, seg.word if heard else "SIL"))
     return phones
