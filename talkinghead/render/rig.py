@@ -93,6 +93,7 @@ class FaceRig:
         lips_dist = _polygon_distance(p[:, :2], p[regions.LIPS_OUTER, :2])
         in_lips = np.where(lips_dist >= 0, 1.0, np.exp(-(lips_dist / 0.05) ** 2))
         near_mouth = np.where(lips_dist >= 0, 1.0, np.exp(-(lips_dist / 0.18) ** 2))
+        thickness = np.clip(np.abs(dy) / 0.12, 0, 1)  # 0 on the seam, 1 at the outer lip contour
         lower_lip = in_lips * below
         upper_lip = in_lips * ~below
         sign = np.where(below, 1.0, -1.0)
@@ -104,9 +105,9 @@ class FaceRig:
         self.basis["jaw_open"] = np.stack([zeros, c.jaw * w_jaw, -0.15 * c.jaw * w_jaw], 1)
         self.basis["mouth_width"] = np.stack([(x - cx) * c.spread * near_mouth, -0.01 * near_mouth * u, zeros], 1)
         self.basis["lip_round"] = np.stack([-(x - cx) * c.round_narrow * near_mouth,
-                                            sign * c.protrude * in_lips * (0.5 + 0.5 * ell), -0.05 * in_lips], 1)
+                                            sign * c.protrude * in_lips * (0.5 + 0.5 * ell) * thickness,
+                                            -0.05 * in_lips], 1)
         # pressing thins the lips: the outer contour moves towards the seam, the seam itself stays
-        thickness = np.clip(np.abs(dy) / 0.12, 0, 1)
         self.basis["lip_press"] = np.stack([zeros, -sign * c.press_thin * in_lips * ell * thickness, zeros], 1)
         self.basis["upper_lip"] = np.stack([zeros, -c.upper_raise * upper_lip * (0.4 + 0.6 * ell), zeros], 1)
         self.basis["lower_lip"] = np.stack([zeros, c.lower_travel * lower_lip * (0.3 + 0.7 * ell), zeros], 1)
