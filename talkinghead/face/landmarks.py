@@ -29,7 +29,7 @@ def _quiet_mediapipe():
 
 
 @contextmanager
-def _silenced_stderr() -> Iterator[None]:
+def silenced_stderr() -> Iterator[None]:
     """Send file descriptor 2 to /dev/null: MediaPipe's C++ code logs there before any setting applies."""
     sys.stderr.flush()
     saved = os.dup(2)
@@ -74,7 +74,7 @@ class FaceMesh:
     def __init__(self, max_faces: int = 4, video: bool = False, min_confidence: float = 0.5) -> None:
         mp = _quiet_mediapipe()
         self._quiet = True  # MediaPipe logs once on its first frame; silence the first call only
-        with _silenced_stderr():
+        with silenced_stderr():
             self._mesh = mp.solutions.face_mesh.FaceMesh(
                 static_image_mode=not video, max_num_faces=max_faces, refine_landmarks=True,
                 min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence)
@@ -98,7 +98,7 @@ class FaceMesh:
     def detect(self, rgb: np.ndarray) -> list[Face]:
         """All faces in ``rgb`` (H, W, 3 uint8), largest first; an empty list when there is none."""
         small, scale = _downscale(rgb, ANALYSIS_MAX_SIDE)
-        with _silenced_stderr() if self._quiet else nullcontext():
+        with silenced_stderr() if self._quiet else nullcontext():
             faces = self._mesh_faces(self._mesh, small)
             if not faces and not self.video:
                 faces = self._small_faces(small)
@@ -121,9 +121,11 @@ class FaceMesh:
     def _small_faces(self, rgb: np.ndarray) -> list[Face]:
         """Full-range detection, then FaceMesh on an upscaled crop around each detection."""
         if self._detector is None:
-            self._detector = self._mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
-            self._crop_mesh = self._mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.3)
+            with silenced_stderr():
+                self._detector = self._mp.solutions.face_detection.FaceDetection(
+                    model_selection=1, min_detection_confidence=0.5)
+                self._crop_mesh = self._mp.solutions.face_mesh.FaceMesh(
+                    static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.3)
         h, w = rgb.shape[:2]
         faces = []
         for det in self._detector.process(rgb).detections or []:

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from talkinghead.errors import InputError
-from talkinghead.face.landmarks import Face, FaceMesh, _silenced_stderr
+from talkinghead.face.landmarks import Face, FaceMesh, silenced_stderr
 
 MIN_FACE_PX = 48
 MAX_FULL_FRAME_SIDE = 1920
@@ -82,7 +82,7 @@ def load_portrait(path: str | Path, size: int = 512, face_index: int = 0, full: 
 
     image = load_image(path)
     # MediaPipe's worker threads log to stderr while its graphs start, at any time until they are closed
-    with _silenced_stderr(), FaceMesh() as mesh:
+    with silenced_stderr(), FaceMesh() as mesh:
         faces = mesh.detect(image)
     face = pick_face(faces, face_index, path)
     return full_frame(image, face) if full else frame_face(image, face, size)

@@ -9,7 +9,7 @@ from typing import Iterable
 import numpy as np
 
 from talkinghead.face import regions
-from talkinghead.face.landmarks import FaceMesh
+from talkinghead.face.landmarks import FaceMesh, silenced_stderr
 from talkinghead.face.pose import head_pose
 
 
@@ -58,7 +58,7 @@ class FaceTrack:
 def track_frames(frames: Iterable[np.ndarray], fps: float = 25.0, face_index: int = 0) -> FaceTrack:
     """Track the ``face_index``-th largest face through RGB frames (tracking mode, one pass)."""
     lms, conf = [], []
-    with FaceMesh(video=True) as mesh:
+    with silenced_stderr(), FaceMesh(video=True) as mesh:
         for rgb in frames:
             faces = mesh.detect(rgb)
             if len(faces) > face_index:
