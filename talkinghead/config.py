@@ -41,9 +41,25 @@ def build(cls: type[T], path: str | Path | None, args: argparse.Namespace | dict
     unknown = set(values) - names
     if unknown:
         raise InputError(path, f"unknown option(s) {', '.join(sorted(unknown))}")
+    hints = typing.get_type_hints(cls)
+    for name, value in values.items():
+        values[name] = _coerce(value, hints[name], name, path)
     given = vars(args) if isinstance(args, argparse.Namespace) else args
     values.update({k: v for k, v in given.items() if k in names and v is not None})
     return cls(**values)
+
+
+def _coerce(value: Any, kind: Any, name: str, path: str | Path | None) -> Any:
+    """``value`` from a file as the field's type (bool, int, float, str, optional of those)."""
+    base = next((a for a in typing.get_args(kind) if a is not type(None)), kind)
+    if value is None or isinstance(value, base) and not (base is int and isinstance(value, bool)):
+        return value
+    try:
+        if base is bool or isinstance(value, bool) or (base is int and float(value) != int(float(value))):
+            raise ValueError
+        return base(value)
+    except (TypeError, ValueError):
+        raise InputError(path, f"option {name}: expected {base.__name__}, got {value!r}") from None
 
 
 def read_file(path: str | Path) -> dict[str, Any]:

@@ -41,6 +41,9 @@ class MotionConfig:
     blink_rate: float = _opt(17.0, "blinks per minute")
     expression: float = _opt(1.0, "scale of brow and lip expressiveness")
 
+    def __post_init__(self) -> None:
+        check_ranges(self)
+
 
 @dataclass
 class AnimateConfig(MotionConfig):
@@ -50,6 +53,18 @@ class AnimateConfig(MotionConfig):
     full_frame: bool = _opt(False, "keep the whole picture instead of a face-centred square crop")
     face_index: int = _opt(0, "which face to animate when there are several (0 = largest)")
     crf: int = _opt(20, "H.264 quality (lower is better, 18-28 typical)")
+
+
+RANGES = {"fps": (1, 120), "head_motion": (0, 5), "blink_rate": (0, 120), "expression": (0, 5),
+          "size": (64, 4096), "face_index": (0, 99), "crf": (0, 51)}
+
+
+def check_ranges(config: object) -> None:
+    """Raise InputError naming the option whose value is outside :data:`RANGES`."""
+    for name, (low, high) in RANGES.items():
+        value = getattr(config, name, None)
+        if value is not None and not low <= value <= high:
+            raise InputError(None, f"--{name.replace('_', '-')} {value} is outside {low}..{high}")
 
 
 def generate_motion(features: AudioFeatures, config: MotionConfig) -> Motion:
@@ -77,12 +92,19 @@ def motion_from_audio(audio: str | Path | Audio, config: MotionConfig | None = N
     return generate_motion(AudioFeatures(audio, config.fps, config.transcript), config)
 
 
-def render_video(portrait: Portrait, motion: Motion, audio_path: str | Path, output: str | Path,
-                 crf: int = 20, progress: Progress | None = None) -> int:
-    """Render ``motion`` on ``portrait`` and write it with the speech to ``output`` atomically; returns frames."""
+def check_output(output: str | Path) -> None:
+    """Refuse an output that is not an .mp4 or whose folder is missing, before any work is done."""
     output = Path(output)
     if output.suffix.lower() != ".mp4":
         raise InputError(output, "output must be an .mp4 file")
+    if not output.parent.is_dir():
+        raise InputError(output, "output folder does not exist")
+
+
+def render_video(portrait: Portrait, motion: Motion, audio_path: str | Path, output: str | Path,
+                 crf: int = 20, progress: Progress | None = None) -> int:
+    """Render ``motion`` on ``portrait`` and write it with the speech to ``output`` atomically; returns frames."""
+    check_output(output)
     chunks, rate, channels = source_audio(audio_path)
     frames = WarpRenderer().render(portrait, motion)
     if progress:
@@ -103,6 +125,7 @@ def animate(image: str | Path, audio: str | Path, output: str | Path, config: An
     ``motion`` replaces the motion computed from the audio (e.g. an edited ``talkinghead motion`` file).
     """
     config = config or AnimateConfig()
+    check_output(output)
     start = time.perf_counter()
     speech = load_audio(audio)
     portrait = load_portrait(image, config.size, config.face_index, config.full_frame)
