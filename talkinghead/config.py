@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from talkinghead.errors import InputError
+from talkinghead.errors import InputError, existing_file
 
 T = TypeVar("T")
 
@@ -64,9 +64,7 @@ def _coerce(value: Any, kind: Any, name: str, path: str | Path | None) -> Any:
 
 def read_file(path: str | Path) -> dict[str, Any]:
     """Options from a YAML or JSON file (a mapping of field names to values)."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, "file not found")
+    path = existing_file(path, "a config file")
     try:
         data = json.loads(path.read_text()) if path.suffix == ".json" else yaml.safe_load(path.read_text())
     except (ValueError, yaml.YAMLError) as exc:

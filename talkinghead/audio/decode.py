@@ -10,7 +10,7 @@ from typing import Iterator
 import av
 import numpy as np
 
-from talkinghead.errors import InputError
+from talkinghead.errors import InputError, existing_file
 
 SAMPLE_RATE = 16000
 
@@ -35,11 +35,7 @@ class Audio:
 
 def decode_chunks(path: str | Path, rate: int = SAMPLE_RATE, layout: str = "mono") -> Iterator[np.ndarray]:
     """Stream the first audio stream of ``path`` as planar float32 chunks of shape (channels, n)."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, "file not found")
-    if path.is_dir():
-        raise InputError(path, "is a folder, not an audio file")
+    path = existing_file(path, "an audio file")
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:

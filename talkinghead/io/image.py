@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from talkinghead.errors import InputError
+from talkinghead.errors import InputError, existing_file
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 MIN_SIDE = 64
@@ -16,11 +16,7 @@ MAX_PIXELS = 100_000_000
 
 def load_image(path: str | Path) -> np.ndarray:
     """RGB uint8 image from ``path`` (alpha dropped onto white, greyscale expanded)."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, "file not found")
-    if path.is_dir():
-        raise InputError(path, "is a folder, not an image")
+    path = existing_file(path, "an image")
     data = np.fromfile(str(path), np.uint8)
     if len(data) == 0:
         raise InputError(path, "image file is empty")

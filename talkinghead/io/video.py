@@ -13,14 +13,12 @@ import av
 import numpy as np
 
 from talkinghead.audio.decode import decode_chunks
-from talkinghead.errors import InputError
+from talkinghead.errors import InputError, existing_file
 
 
 def video_info(path: str | Path) -> tuple[float, int, int, float]:
     """fps, width, height and duration (s) of the first video stream; InputError if there is none."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, "file not found")
+    path = existing_file(path, "a video")
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:

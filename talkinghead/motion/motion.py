@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from talkinghead.errors import InputError
+from talkinghead.errors import InputError, existing_file
 from talkinghead.motion.channels import CHANNELS
 
 
@@ -124,9 +124,7 @@ class Motion:
     @classmethod
     def load(cls, path: str | Path) -> "Motion":
         """Read a Motion written by :meth:`save`."""
-        path = Path(path)
-        if not path.exists():
-            raise InputError(path, "file not found")
+        path = existing_file(path, "a motion file")
         try:
             if path.suffix == ".csv":
                 return cls.from_csv(path.read_text())
