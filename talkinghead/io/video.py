@@ -43,6 +43,13 @@ def read_frames(path: str | Path) -> Iterator[np.ndarray]:
         raise InputError(path, f"video cannot be decoded ({type(exc).__name__})") from None
 
 
+def _umask() -> int:
+    """The process umask (read by setting it and putting it back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_output(path: str | Path) -> Iterator[Path]:
     """A temporary path beside ``path`` that is renamed to it on success and removed on failure."""
@@ -59,6 +66,7 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes private files; outputs get the usual mode
         os.replace(tmp_path, path)
     except InputError as exc:
         if exc.path != str(tmp_path):
