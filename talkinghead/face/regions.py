@@ -21,6 +21,12 @@ LEFT_BROW = [300, 293, 334, 296, 336, 285, 295, 282, 283, 276]
 NOSE_TIP, CHIN, FOREHEAD = 1, 152, 10
 RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
 MOUTH_RIGHT, MOUTH_LEFT = 61, 291
+# every vertex of the upper and of the lower lip (corners excluded), read off wide-open mouths: on
+# closed thin lips FaceMesh's lip rings can cross, so geometry alone cannot tell them apart
+UPPER_LIP = [0, 11, 12, 13, 37, 38, 39, 40, 41, 42, 72, 73, 74, 80, 81, 82, 183, 184, 185, 191, 267, 268, 269,
+             270, 271, 272, 302, 303, 304, 310, 311, 312, 407, 408, 409, 415]
+LOWER_LIP = [14, 15, 16, 17, 77, 84, 85, 86, 87, 88, 89, 90, 91, 95, 96, 146, 178, 179, 180, 181, 307, 314, 315,
+             316, 317, 318, 319, 320, 321, 324, 325, 375, 402, 403, 404, 405]
 # inner-lip pairs (upper, lower) across the middle of the mouth
 LIP_GAP_PAIRS = [(82, 87), (13, 14), (312, 317)]
 # eyelid pairs (upper, lower) across the middle of each eye

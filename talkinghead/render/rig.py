@@ -85,6 +85,7 @@ class FaceRig:
         ell_jaw = np.sqrt(np.clip(1 - (np.abs(x - cx) / (hw + 1.2 * np.clip(dy, 0, None))) ** 2, 0, 1))
         lateral = np.exp(-np.clip(np.abs(x - cx) - hw, 0, None) ** 2 / 0.08)
         below = dy >= 0
+        below[regions.UPPER_LIP], below[regions.LOWER_LIP] = False, True
         wc = c.corner_drop
         w_below = (wc + (1 - wc) * ell_jaw) * np.where(ell_jaw > 0, 1.0, lateral)
         w_above = wc * (1 - ell) * lateral * np.exp(-(dy / 0.07) ** 2)
