@@ -85,7 +85,7 @@ def _write_motion_outputs(motion, output: Path, cues: Path | None, arkit: Path |
     from talkinghead.motion import export
 
     writers = {
-        "motion": {".json": lambda: json.dumps(motion.to_dict()), ".csv": motion.to_csv},
+        "motion": motion.formats(),
         "cues": {".json": lambda: export.rhubarb_json(motion), ".tsv": lambda: export.rhubarb_tsv(motion)},
         "arkit": {".json": lambda: export.arkit_json(motion), ".csv": lambda: export.arkit_csv(motion)},
     }

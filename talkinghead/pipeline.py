@@ -75,7 +75,7 @@ def generate_motion(features: AudioFeatures, config: MotionConfig) -> Motion:
     channels: dict[str, np.ndarray] = {}
     meta: dict = {}
     for kind, name in names.items():
-        generator_cls = type(registry.create(kind, name))
+        generator_cls = registry.generator_class(kind, name)
         known = {f.name for f in dataclasses.fields(generator_cls.Config)}
         generator = generator_cls(generator_cls.Config(**{k: v for k, v in settings.items() if k in known}))
         part = generator.generate(features)

@@ -7,7 +7,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -111,15 +111,21 @@ class Motion:
             fps = 1.0 / float(body[1, 1] - body[0, 1]) if len(body) > 1 else 25.0
         return cls(round(fps, 4), {n: body[:, j + 2] for j, n in enumerate(header[2:])})
 
+    def to_json(self) -> str:
+        """The :meth:`to_dict` form as a JSON string."""
+        return json.dumps(self.to_dict())
+
+    def formats(self) -> dict[str, Callable[[], str]]:
+        """File suffix -> serialiser, for :meth:`save` and the command line."""
+        return {".json": self.to_json, ".csv": self.to_csv}
+
     def save(self, path: str | Path) -> None:
         """Write JSON (.json) or CSV (.csv), chosen by the extension."""
         path = Path(path)
-        if path.suffix == ".json":
-            path.write_text(json.dumps(self.to_dict()))
-        elif path.suffix == ".csv":
-            path.write_text(self.to_csv())
-        else:
+        serialise = self.formats().get(path.suffix.lower())
+        if serialise is None:
             raise InputError(path, "unsupported motion format (use .json or .csv)")
+        path.write_text(serialise())
 
     @classmethod
     def load(cls, path: str | Path) -> "Motion":

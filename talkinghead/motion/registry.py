@@ -43,14 +43,18 @@ def available(kind: str) -> list[str]:
     return sorted(_REGISTRY[kind])
 
 
-def create(kind: str, name: str, config: Any = None) -> MotionGenerator:
-    """Instantiate the generator ``name`` of ``kind``."""
+def generator_class(kind: str, name: str) -> type:
+    """The generator class registered as ``name`` of ``kind``."""
     _load_builtin()
     try:
-        cls = _REGISTRY[kind][name]
+        return _REGISTRY[kind][name]
     except KeyError:
         raise ValueError(f"unknown {kind} generator {name!r}; choose from {', '.join(available(kind))}") from None
-    return cls(config)
+
+
+def create(kind: str, name: str, config: Any = None) -> MotionGenerator:
+    """Instantiate the generator ``name`` of ``kind``."""
+    return generator_class(kind, name)(config)
 
 
 def _load_builtin() -> None:
