@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from talkinghead.eval.results import markdown_table  # noqa: F401  (re-exported for the bench scripts)
+
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 # talking videos that carry their own speech
@@ -20,11 +22,3 @@ def require_data() -> Path:
     if not DATA.exists():
         sys.exit(f"bench: {DATA} not found; these benchmarks need the shared real-media folder")
     return DATA
-
-
-def markdown_table(header: list[str], rows: list[list]) -> str:
-    """A Markdown table; floats with 3 decimals."""
-    fmt = lambda v: f"{v:.3f}" if isinstance(v, float) else str(v)  # noqa: E731
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)

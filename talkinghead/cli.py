@@ -11,6 +11,7 @@ from typing import Iterable
 
 from talkinghead import __version__, config as cfg
 from talkinghead.errors import InputError
+from talkinghead.eval.evaluate import EvalConfig
 from talkinghead.pipeline import AnimateConfig, MotionConfig
 
 
@@ -24,10 +25,16 @@ def _progress(quiet: bool, label: str):
     from tqdm import tqdm
 
     def wrap(frames: Iterable, total: int) -> Iterable:
-        with tqdm(total=total, desc=label, unit="frame", file=sys.stderr, leave=False, dynamic_ncols=True) as bar:
-            for frame in frames:
-                yield frame
-                bar.update()
+        terminal = os.fdopen(os.dup(2), "w")  # taken now: FaceMesh silences descriptor 2 while it tracks
+
+        def counted() -> Iterable:
+            with terminal, tqdm(total=total, desc=label, unit="frame", file=terminal, leave=False,
+                                dynamic_ncols=True) as bar:
+                for frame in frames:
+                    yield frame
+                    bar.update()
+
+        return counted()
 
     return wrap
 
@@ -60,6 +67,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arkit", metavar="FILE", help="also write ARKit-style blendshape weights (.json or .csv)")
     cfg.add_arguments(p, MotionConfig)
     _common(p)
+
+    p = sub.add_parser("eval", help="score generated videos: lip sync, motion, identity, image quality",
+                       description="Score one generated video, or a folder of them matched to companions by name.")
+    p.add_argument("generated", help="generated video, or a folder of them")
+    p.add_argument("--reference", metavar="VIDEO", help="real video (or folder) to compare with")
+    p.add_argument("--audio", metavar="SPEECH", help="the speech (or folder); default: the generated video's track")
+    p.add_argument("--source", metavar="PORTRAIT", help="source image (or folder) for the identity distance")
+    p.add_argument("--save", metavar="DIR", help="write results.json and per-clip series for `talkinghead report`")
+    cfg.add_arguments(p, EvalConfig)
+    _common(p)
+
+    p = sub.add_parser("report", help="evaluation results -> HTML or Markdown report with pictures",
+                       description="Turn a folder written by `talkinghead eval --save` into a report people read.")
+    p.add_argument("results", help="folder written by `talkinghead eval --save`")
+    p.add_argument("-o", "--output", required=True, help="report file: .html (self-contained) or .md")
+    p.add_argument("--title", default="talkinghead evaluation", help="report title")
+    _common(p)
     return parser
 
 
@@ -68,6 +92,12 @@ def run(args: argparse.Namespace) -> dict:
     from talkinghead import pipeline
     from talkinghead.motion.motion import Motion
 
+    if args.command == "eval":
+        return _evaluate(args)
+    if args.command == "report":
+        from talkinghead.eval.report import write_report
+
+        return {"output": str(write_report(args.results, Path(args.output), title=args.title))}
     if args.command == "animate":
         config = cfg.build(AnimateConfig, args.config, args)
         motion = Motion.load(args.motion) if args.motion else None
@@ -77,6 +107,20 @@ def run(args: argparse.Namespace) -> dict:
     _write_motion_outputs(motion, Path(args.output), args.cues and Path(args.cues), args.arkit and Path(args.arkit))
     return {"output": args.output, "frames": motion.n_frames, "fps": motion.fps, "seconds": round(motion.duration, 3),
             "channels": sorted(motion.channels)}
+
+
+def _evaluate(args: argparse.Namespace) -> dict:
+    """Score the generated videos; the summary carries the per-clip records and the table printed for people."""
+    from talkinghead.eval import evaluate, results
+
+    config = cfg.build(EvalConfig, args.config, args)
+    pairs = evaluate.pair_inputs(args.generated, args.reference, args.audio, args.source)
+    label = lambda name: _progress(args.quiet, f"eval {name}")  # noqa: E731
+    clips, totals = evaluate.evaluate(pairs, config, label)
+    if args.save:
+        results.save_results(args.save, clips, totals)
+    return {"clips": [c.record() for c in clips], "summary": {**results.summarize(clips), **totals},
+            "saved": args.save, "table": results.table(clips, totals)}
 
 
 def _write_motion_outputs(motion, output: Path, cues: Path | None, arkit: Path | None) -> None:
@@ -112,10 +156,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("talkinghead: interrupted", file=sys.stderr)
         return 130
+    table = summary.pop("table", None)
     if args.json:
         print(json.dumps(summary))
+    elif table:
+        print(table)
     elif not args.quiet:
-        print(f"wrote {summary['output']} ({summary['frames']} frames, {summary['seconds']} s)", file=sys.stderr)
+        extent = f" ({summary['frames']} frames, {summary['seconds']} s)" if "frames" in summary else ""
+        print(f"wrote {summary['output']}{extent}", file=sys.stderr)
     return 0
 
 

@@ -16,6 +16,11 @@ from talkinghead.errors import InputError, existing_file
 T = TypeVar("T")
 
 
+def option(default: Any, help: str, **extra: Any) -> Any:  # noqa: A002
+    """A dataclass field with its ``--help`` text (and argparse extras such as ``metavar`` or ``choices``)."""
+    return dataclasses.field(default=default, metadata={"help": help, **extra})
+
+
 def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
     """One ``--field-name`` option per field of dataclass ``cls``; help comes from ``metadata['help']``."""
     hints = typing.get_type_hints(cls)

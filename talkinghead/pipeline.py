@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -12,6 +12,7 @@ import numpy as np
 
 from talkinghead.audio.decode import Audio, load_audio
 from talkinghead.audio.features import AudioFeatures
+from talkinghead.config import option
 from talkinghead.errors import InputError
 from talkinghead.face.portrait import Portrait, load_portrait
 from talkinghead.io.video import Mp4Writer, atomic_output, source_audio
@@ -22,24 +23,20 @@ from talkinghead.render.warp import WarpRenderer
 Progress = Callable[[Iterable[np.ndarray], int], Iterable[np.ndarray]]
 
 
-def _opt(default, help: str, **extra):  # noqa: A002
-    return field(default=default, metadata={"help": help, **extra})
-
-
 @dataclass
 class MotionConfig:
     """How speech becomes motion."""
 
-    fps: float = _opt(25.0, "video frames per second")
-    seed: int = _opt(0, "random seed of blinks, head motion and gaze (same seed, same video)")
-    transcript: str | None = _opt(None, "what is said, for forced alignment of the phones (English)", metavar="TEXT")
-    lips: str = _opt("phonetic", "lip motion generator")
-    expression_model: str = _opt("natural", "blink and brow generator")
-    pose: str = _opt("prosody", "head motion generator")
-    gaze: str = _opt("camera", "gaze: 'camera' holds eye contact, 'free' glances away now and then")
-    head_motion: float = _opt(1.0, "head motion strength (0 = still head)")
-    blink_rate: float = _opt(17.0, "blinks per minute")
-    expression: float = _opt(1.0, "scale of brow and lip expressiveness")
+    fps: float = option(25.0, "video frames per second")
+    seed: int = option(0, "random seed of blinks, head motion and gaze (same seed, same video)")
+    transcript: str | None = option(None, "what is said, for forced alignment of the phones (English)", metavar="TEXT")
+    lips: str = option("phonetic", "lip motion generator")
+    expression_model: str = option("natural", "blink and brow generator")
+    pose: str = option("prosody", "head motion generator")
+    gaze: str = option("camera", "gaze: 'camera' holds eye contact, 'free' glances away now and then")
+    head_motion: float = option(1.0, "head motion strength (0 = still head)")
+    blink_rate: float = option(17.0, "blinks per minute")
+    expression: float = option(1.0, "scale of brow and lip expressiveness")
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -49,10 +46,10 @@ class MotionConfig:
 class AnimateConfig(MotionConfig):
     """How motion becomes video."""
 
-    size: int = _opt(512, "side of the face-centred square output, in pixels")
-    full_frame: bool = _opt(False, "keep the whole picture instead of a face-centred square crop")
-    face_index: int = _opt(0, "which face to animate when there are several (0 = largest)")
-    crf: int = _opt(20, "H.264 quality (lower is better, 18-28 typical)")
+    size: int = option(512, "side of the face-centred square output, in pixels")
+    full_frame: bool = option(False, "keep the whole picture instead of a face-centred square crop")
+    face_index: int = option(0, "which face to animate when there are several (0 = largest)")
+    crf: int = option(20, "H.264 quality (lower is better, 18-28 typical)")
 
 
 RANGES = {"fps": (1, 120), "head_motion": (0, 5), "blink_rate": (0, 120), "expression": (0, 5),

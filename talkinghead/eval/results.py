@@ -1,7 +1,8 @@
 """Evaluation results on disk: what ``talkinghead eval --save DIR`` writes and ``talkinghead report DIR`` reads.
 
 ``DIR/results.json`` holds ``{"clips": [...], "summary": {...}}``: per clip its name, the files compared and a flat
-``metrics`` dict (floats; NaN is written as null); ``summary`` has the mean of each metric over the clips.
+``metrics`` dict (floats; NaN is written as null); ``summary`` has the mean of each metric over the clips, plus the
+metrics computed over the whole set (FID, FVD).
 ``DIR/<name>.npz`` holds the per-clip series that the report plots, all optional:
 
 - ``mouth``, ``mouth_ref`` (T,): inner-lip gap in eye-widths, generated and reference (NaN where no face);
@@ -58,16 +59,50 @@ def summarize(clips: list[ClipResult]) -> dict[str, float]:
     return out
 
 
-def save_results(folder: str | Path, clips: list[ClipResult]) -> Path:
-    """Write ``results.json`` and one ``<name>.npz`` per clip into ``folder`` (created); returns the JSON path."""
+# the columns of the printed table, when any clip has them
+TABLE_COLUMNS = ("lipsync_r", "lag_ms", "lmd", "audio_r", "lse_c", "lse_d", "blink_rate", "pose_std", "jitter",
+                 "eyebrow_ssim", "pose_ssim", "psnr", "ssim", "geometry", "face_found")
+
+
+def markdown_table(header: list[str], rows: list[list]) -> str:
+    """A Markdown table; floats with 3 decimals, NaN as a dash."""
+    def fmt(v: object) -> str:
+        return ("-" if math.isnan(v) else f"{v:.3f}") if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def table(clips: list[ClipResult], totals: dict[str, float] | None = None) -> str:
+    """The per-clip Markdown table of the main metrics, a mean row when there are several clips, then set metrics."""
+    columns = [c for c in TABLE_COLUMNS if any(c in clip.metrics for clip in clips)]
+    rows = [[clip.name] + [float(clip.metrics.get(c, math.nan)) for c in columns] for clip in clips]
+    if len(clips) > 1:
+        mean = summarize(clips)
+        rows.append(["mean"] + [mean.get(c, math.nan) for c in columns])
+    text = markdown_table(["clip"] + columns, rows)
+    return text + "".join(f"\n\n{k.upper()} = {v:.3f}" for k, v in (totals or {}).items())
+
+
+def save_results(folder: str | Path, clips: list[ClipResult], totals: dict[str, float] | None = None) -> Path:
+    """Write ``results.json`` and one ``<name>.npz`` per clip into ``folder`` (created); returns the JSON path.
+
+    ``totals`` are set-level metrics (FID, FVD) added to the summary.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for clip in clips:
         np.savez_compressed(folder / f"{clip.name}.npz", **clip.series)
-    summary = {k: round(v, 6) for k, v in summarize(clips).items()}
+    summary = {k: round(v, 6) for k, v in {**summarize(clips), **(totals or {})}.items()}
     path = folder / "results.json"
     path.write_text(json.dumps({"clips": [c.record() for c in clips], "summary": summary}, indent=1))
     return path
+
+
+def load_summary(folder: str | Path) -> dict[str, float]:
+    """The ``summary`` of a results folder: per-metric means and set-level metrics."""
+    return json.loads((Path(folder) / "results.json").read_text())["summary"]
 
 
 def load_results(folder: str | Path) -> list[ClipResult]:

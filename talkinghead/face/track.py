@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -55,19 +56,45 @@ class FaceTrack:
         return regions.mouth_opening(self.landmarks)
 
 
+class Tracker:
+    """Tracks the ``face_index``-th largest face frame by frame (FaceMesh in tracking mode), inside a ``with`` block.
+
+    Standard error (file descriptor 2) is silenced inside the block; progress bars write to a copy of it.
+    """
+
+    def __init__(self, fps: float = 25.0, face_index: int = 0) -> None:
+        self.fps, self.face_index = fps, face_index
+        self.landmarks: list[np.ndarray] = []
+        self.confidence: list[float] = []
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> "Tracker":
+        # MediaPipe's worker threads log to stderr at any time until the graph closes
+        self._stack.enter_context(silenced_stderr())
+        self._mesh = self._stack.enter_context(FaceMesh(video=True))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def add(self, rgb: np.ndarray) -> None:
+        """Track one RGB frame."""
+        faces = self._mesh.detect(rgb)
+        found = len(faces) > self.face_index
+        self.landmarks.append(faces[self.face_index].landmarks if found else np.full((478, 3), np.nan))
+        self.confidence.append(float(found))
+
+    def track(self) -> FaceTrack:
+        """The frames tracked so far."""
+        return FaceTrack(np.asarray(self.landmarks).reshape(-1, 478, 3), np.asarray(self.confidence), self.fps)
+
+
 def track_frames(frames: Iterable[np.ndarray], fps: float = 25.0, face_index: int = 0) -> FaceTrack:
     """Track the ``face_index``-th largest face through RGB frames (tracking mode, one pass)."""
-    lms, conf = [], []
-    with silenced_stderr(), FaceMesh(video=True) as mesh:
+    with Tracker(fps, face_index) as tracker:
         for rgb in frames:
-            faces = mesh.detect(rgb)
-            if len(faces) > face_index:
-                lms.append(faces[face_index].landmarks)
-                conf.append(1.0)
-            else:
-                lms.append(np.full((478, 3), np.nan))
-                conf.append(0.0)
-    return FaceTrack(np.asarray(lms).reshape(-1, 478, 3), np.asarray(conf), fps)
+            tracker.add(rgb)
+    return tracker.track()
 
 
 def track_video(path: str | Path, face_index: int = 0) -> FaceTrack:
