@@ -12,7 +12,7 @@ import io
 import math
 import os
 import shutil
-import tempfile
+import uuid
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +33,7 @@ POSE_COLOURS = {"yaw": "#1f77b4", "pitch": "#d62728", "roll": "#2ca02c"}
 WIDTH, HEIGHT, DPI = 9.0, 2.5, 100  # timelines are 900 x 250 px
 AXES = (0.075, 0.18, 0.765, 0.7)  # fixed plot area (left, bottom, width, height): a clip's timelines line up in time
 DEFAULT_FPS = 25.0
+SOURCES = ("generated", "real")
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class Metric:
 
 
 METRICS = {
-    "lipsync_r": Metric("lip-sync r", "", "correlation of generated and real mouth opening at the best lag (↑, 1 is perfect)"),
+    "lipsync_r": Metric("lip-sync r", "", "correlation of the generated and real mouth opening at the best lag (↑)"),
     "lag_frames": Metric("lag", "frames", "best lag of the generated mouth; > 0: it moves late"),
     "lag_ms": Metric("lag", "ms", "best lag of the generated mouth; > 0: it moves late"),
     "lmd": Metric("LMD", "eye widths", "mean distance of generated to real lip landmarks at the best lag (↓)"),
@@ -65,7 +66,7 @@ METRICS = {
     "eyebrow_ssim": Metric("eye/brow SSIM", "", "similarity of the eye and brow sequence to the real one (↑)"),
     "gaze_std": Metric("gaze std", "eye widths", "spread of the iris position while the eyes are open"),
     "gaze_speed": Metric("gaze speed", "eye widths/s", "mean speed of the iris"),
-    "jitter": Metric("jitter", "%/frame²", "landmark acceleration on the stillest second, % of the eye distance (↓)"),
+    "jitter": Metric("jitter", "%/frame²", "landmark acceleration on the stillest second, % of eye distance (↓)"),
     "psnr": Metric("PSNR", "dB", "pixel fidelity to the real frames (↑)"),
     "ssim": Metric("SSIM", "", "structural similarity to the real frames, 0..1 (↑)"),
     "fid": Metric("FID", "", "Fréchet Inception distance of the frames to real ones (↓)"),
@@ -131,6 +132,7 @@ def number(key: str, value: float | None) -> str:
 
 
 def _heading(key: str) -> str:
+    """Column heading: label and unit."""
     m = metric_info(key)
     return f"{m.label} ({m.unit})" if m.unit else m.label
 
@@ -162,15 +164,16 @@ def clips_table(clips: list[ClipResult]) -> Table:
 
 
 def _png(fig: Figure) -> bytes:
+    """The figure as PNG bytes (no timestamp or version metadata)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     return buffer.getvalue()
 
 
-def timeline(curves: list[Curve], fps: float, duration: float, title: str, ylabel: str,
-             shade: np.ndarray | None = None, spans: tuple[np.ndarray | None, np.ndarray | None] = (None, None)) -> bytes:
-    """PNG of curves over time (s): generated solid, real dashed, ``shade`` (0..1, e.g. speech level) filled behind
-    and ``spans`` (generated, real) as (N, 2) start/end-frame intervals."""
+def timeline(curves: list[Curve], fps: float, duration: float, title: str, ylabel: str, shade: np.ndarray | None = None,
+             blinks: tuple[np.ndarray | None, np.ndarray | None] = (None, None)) -> bytes:
+    """PNG of curves over time (s): generated solid, real dashed, ``shade`` (0..1: speech level) filled behind and
+    ``blinks`` (generated, real: (N, 2) start and end frames) as spans."""
     fig = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI)
     ax = fig.add_axes(AXES)
     handles = []
@@ -178,7 +181,7 @@ def timeline(curves: list[Curve], fps: float, duration: float, title: str, ylabe
         t = np.arange(len(shade)) / fps
         handles.append(ax.fill_between(t, 0, np.clip(np.nan_to_num(shade), 0, 1), step="mid", color=SPEECH,
                                        alpha=0.35, lw=0, transform=ax.get_xaxis_transform(), label="speech level"))
-    for intervals, colour, label in zip(spans, (GENERATED, REAL), ("generated blinks", "real blinks")):
+    for intervals, colour, label in zip(blinks, (GENERATED, REAL), ("generated blinks", "real blinks")):
         for i, (start, end) in enumerate(np.zeros((0, 2)) if intervals is None else intervals):
             patch = ax.axvspan(start / fps, max(end, start + 1) / fps, color=colour, alpha=0.15, lw=0, label=label)
             if i == 0:
@@ -188,8 +191,7 @@ def timeline(curves: list[Curve], fps: float, duration: float, title: str, ylabe
         for y, style, colour, who in ((curve.generated, "-", curve.colour, "generated"),
                                       (curve.real, "--", curve.real_colour or curve.colour, "real")):
             if y is not None:
-                lines += ax.plot(np.arange(len(y)) / fps, y, style, color=colour, lw=1.5 if who == "real" else 1.8,
-                                 label=who)
+                lines += ax.plot(np.arange(len(y)) / fps, y, style, color=colour, lw=1.6, label=who)
     if len(curves) > 1:  # colours name the curves, line styles the source
         handles += [Line2D([], [], color=c.colour, lw=2, label=c.label) for c in curves]
         handles += [Line2D([], [], color="0.4", ls=line.get_linestyle(), label=line.get_label())
@@ -208,8 +210,8 @@ def frame_strip(rows: list[tuple[str, str, np.ndarray]], times: list[str]) -> by
     """PNG of rows of frames (label, colour, (K, h, w, 3) RGB), each resized to the first row's frame size."""
     k = min(len(frames) for _, _, frames in rows)
     h, w = rows[0][2].shape[1:3]
-    mosaic = np.concatenate([np.concatenate([f if f.shape[:2] == (h, w) else cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA)
-                                             for f in frames[:k]], axis=1) for _, _, frames in rows])
+    fit = lambda f: f if f.shape[:2] == (h, w) else cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA)  # noqa: E731
+    mosaic = np.concatenate([np.concatenate([fit(f) for f in frames[:k]], axis=1) for _, _, frames in rows])
     fig = Figure(figsize=(WIDTH, (WIDTH - 0.9) * mosaic.shape[0] / mosaic.shape[1] + 0.35), dpi=DPI,
                  layout="constrained")
     ax = fig.add_subplot()
@@ -244,35 +246,36 @@ def _mouth_title(clip: ClipResult, fps: float) -> str:
 
 
 def _pictures(clip: ClipResult) -> list[Picture]:
-    """The clip's figures for the series it has."""
-    s = clip.series
+    """The clip's figures, for the series it has."""
+    s, name = clip.series, clip.name
     fps = clip.metrics.get("fps", DEFAULT_FPS)
     fps = fps if math.isfinite(fps) and fps > 0 else DEFAULT_FPS
-    duration = max((len(s[k]) for k in ("mouth", "mouth_ref", "speech", "eyes", "eyes_ref", "pose", "pose_ref")
-                    if k in s), default=0) / fps or 1.0
-    vs = lambda key: " vs real" if key in s else ""  # noqa: E731
+    duration = max((len(v) for k, v in s.items() if k in ("mouth", "mouth_ref", "speech", "eyes", "eyes_ref",
+                                                            "pose", "pose_ref")), default=0) / fps or 1.0
+    pair = lambda key: (s.get(key), s.get(f"{key}_ref"))  # noqa: E731
+    drawn = lambda key: " vs ".join(w for w, v in zip(SOURCES, pair(key)) if v is not None)  # noqa: E731
     out = []
-    if "mouth" in s or "mouth_ref" in s:
-        png = timeline([Curve("mouth", s.get("mouth"), s.get("mouth_ref"), GENERATED, REAL)], fps, duration,
-                       _mouth_title(clip, fps), "lip gap (eye widths)", shade=s.get("speech"))
-        out.append(Picture(f"{clip.name}-mouth.png", f"{clip.name}: mouth opening, generated{vs('mouth_ref')}", png))
-    rows = [(label, colour, s[key]) for label, colour, key in (("generated", GENERATED, "strip"), ("real", REAL, "strip_ref"))
-            if key in s and len(s[key])]
+    if any(v is not None for v in pair("mouth")):
+        png = timeline([Curve("mouth", *pair("mouth"), GENERATED, REAL)], fps, duration, _mouth_title(clip, fps),
+                       "lip gap (eye widths)", shade=s.get("speech"))
+        out.append(Picture(f"{name}-mouth.png", f"{name}: mouth opening, {drawn('mouth')}", png))
+    rows = [(label, colour, frames) for label, colour, frames in zip(SOURCES, (GENERATED, REAL), pair("strip"))
+            if frames is not None and len(frames)]
     if rows:
         index = s.get("strip_frames", np.arange(len(rows[0][2])))
         png = frame_strip(rows, [f"{i / fps:.2f} s" for i in index])
-        out.append(Picture(f"{clip.name}-frames.png", f"{clip.name}: frames, {' and '.join(r[0] for r in rows)}", png))
-    if any(k in s for k in ("eyes", "eyes_ref", "blinks", "blinks_ref")):
-        counts = ", ".join(f"{len(s[k])} {who}" for k, who in (("blinks", "generated"), ("blinks_ref", "real")) if k in s)
-        png = timeline([Curve("eyes", s.get("eyes"), s.get("eyes_ref"), GENERATED, REAL)], fps, duration,
+        out.append(Picture(f"{name}-frames.png", f"{name}: frames, {' and '.join(r[0] for r in rows)}", png))
+    if any(v is not None for v in pair("eyes") + pair("blinks")):
+        counts = ", ".join(f"{len(v)} {w}" for w, v in zip(SOURCES, pair("blinks")) if v is not None)
+        png = timeline([Curve("eyes", *pair("eyes"), GENERATED, REAL)], fps, duration,
                        f"Eye opening and blinks ({counts})" if counts else "Eye opening", "lid gap / eye width",
-                       spans=(s.get("blinks"), s.get("blinks_ref")))
-        out.append(Picture(f"{clip.name}-blinks.png", f"{clip.name}: eye opening and blinks, generated{vs('eyes_ref')}", png))
-    if "pose" in s or "pose_ref" in s:
-        curves = [Curve(name, s["pose"][:, i] if "pose" in s else None, s["pose_ref"][:, i] if "pose_ref" in s else None,
-                        colour) for i, (name, colour) in enumerate(POSE_COLOURS.items())]
+                       blinks=pair("blinks"))
+        out.append(Picture(f"{name}-blinks.png", f"{name}: eye opening and blinks, {drawn('eyes')}", png))
+    if any(v is not None for v in pair("pose")):
+        curves = [Curve(label, *(None if v is None else v[:, i] for v in pair("pose")), colour)
+                  for i, (label, colour) in enumerate(POSE_COLOURS.items())]
         png = timeline(curves, fps, duration, "Head pose", "angle (°)")
-        out.append(Picture(f"{clip.name}-pose.png", f"{clip.name}: head pose, generated{vs('pose_ref')}", png))
+        out.append(Picture(f"{name}-pose.png", f"{name}: head pose, {drawn('pose')}", png))
     return out
 
 
@@ -328,8 +331,8 @@ def to_markdown(blocks: list[Block], figures: str) -> str:
     for block in blocks:
         if isinstance(block, Table):
             line = lambda cells: "| " + " | ".join(cells) + " |"  # noqa: E731
-            out.append("\n".join([line(map(_md, block.header)), line("---:" if a == "r" else ":---" for a in block.align),
-                                  *(line(map(_md, row)) for row in block.rows)]))
+            rule = line("---:" if a == "r" else ":---" for a in block.align)
+            out.append("\n".join([line(map(_md, block.header)), rule, *(line(map(_md, row)) for row in block.rows)]))
         elif isinstance(block, Picture):
             out.append(f"![{_md(block.alt)}]({quote(figures)}/{quote(block.name)})")
         else:
@@ -353,7 +356,8 @@ def _write_markdown(output: Path, blocks: list[Block]) -> None:
     """``output`` and its ``<stem>_files`` figure folder, both replaced only once everything is written."""
     folder = output.with_name(f"{output.stem}_files")
     with atomic_output(output) as tmp:
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=output.parent))
+        staging = output.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}")  # mkdir, unlike mkdtemp, keeps the umask
+        staging.mkdir()
         try:
             for block in blocks:
                 if isinstance(block, Picture):
