@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import sys
@@ -25,11 +27,11 @@ def _progress(quiet: bool, label: str):
     from tqdm import tqdm
 
     def wrap(frames: Iterable, total: int) -> Iterable:
-        terminal = os.fdopen(os.dup(2), "w")  # taken now: FaceMesh silences descriptor 2 while it tracks
+        terminal = _terminal()  # taken now: FaceMesh silences descriptor 2 while it tracks
 
         def counted() -> Iterable:
-            with terminal, tqdm(total=total, desc=label, unit="frame", file=terminal, leave=False,
-                                dynamic_ncols=True) as bar:
+            with terminal as out, tqdm(total=total, desc=label, unit="frame", file=out, leave=False,
+                                       dynamic_ncols=True) as bar:
                 for frame in frames:
                     yield frame
                     bar.update()
@@ -37,6 +39,14 @@ def _progress(quiet: bool, label: str):
         return counted()
 
     return wrap
+
+
+def _terminal() -> contextlib.AbstractContextManager:
+    """A copy of standard error's descriptor, or ``sys.stderr`` itself when it has none (captured output)."""
+    try:
+        return os.fdopen(os.dup(sys.stderr.fileno()), "w")
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return contextlib.nullcontext(sys.stderr)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

@@ -32,19 +32,26 @@ def brow_curve(track: FaceTrack) -> np.ndarray:
     return -face_frame(track.landmarks)[:, regions.RIGHT_BROW + regions.LEFT_BROW, 1].mean(-1)
 
 
-def detect_blinks(eyes: np.ndarray, fps: float, closed: float = 0.6, max_s: float = 1.0) -> np.ndarray:
-    """(N, 2) start and end (exclusive) frames where the eyes drop below ``closed`` x their running open level.
+def detect_blinks(eyes: np.ndarray, fps: float, closed: float = 0.65, moving: float = 0.8,
+                  max_s: float = 1.0) -> np.ndarray:
+    """(N, 2) start and end (exclusive) frames of blinks: the eyes drop below ``closed`` x their running open level.
 
+    Each blink spans the frames around that dip where the lids are below ``moving`` x open (closing and reopening).
     The open level is the 90th percentile over 3 s; closures longer than ``max_s`` are not blinks.
     """
     e = fill_gaps(eyes)
     if not np.isfinite(e).any():
         return np.zeros((0, 2), int)
     level = percentile_filter(e, 90, size=max(3, int(round(3 * fps))), mode="nearest")
-    shut = np.concatenate([[False], e < closed * level, [False]])
-    edges = np.flatnonzero(np.diff(shut.astype(int)))
-    runs = edges.reshape(-1, 2)
-    return runs[(runs[:, 1] - runs[:, 0]) <= max_s * fps]
+    runs = _runs(e < moving * level)
+    runs = [(a, b) for a, b in runs if (e[a:b] < closed * level[a:b]).any() and b - a <= max_s * fps]
+    return np.array(runs, int).reshape(-1, 2)
+
+
+def _runs(mask: np.ndarray) -> np.ndarray:
+    """(N, 2) start and end (exclusive) of the runs of True."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(int), [0]])))
+    return edges.reshape(-1, 2)
 
 
 def still_segment(pose: np.ndarray, fps: float, seconds: float = 1.0) -> slice:

@@ -8,8 +8,11 @@ from talkinghead.face import regions
 
 # points that barely move with speech or expression: eye corners, nose bridge and tip, temples
 STABLE = [33, 133, 263, 362, 168, 6, 197, 1, 127, 356]
-# the face's outline and nose: its identity shape, unaffected by the mouth and eyelids
-SHAPE = sorted(set(regions.FACE_OVAL) - {152, 148, 377, 176, 400, 149, 378}) + [168, 6, 197, 195, 5, 4, 1, 98, 327]
+# the face's identity shape, which speech and expressions leave alone: the outline above the mouth corners
+# (the jaw moves with speech), the eye corners and the nose
+UPPER_OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67,
+              109]
+SHAPE = UPPER_OVAL + [33, 133, 263, 362, 168, 6, 197, 195, 5, 4, 1, 98, 327]
 
 
 def face_frame(lms: np.ndarray) -> np.ndarray:
