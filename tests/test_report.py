@@ -116,7 +116,7 @@ def assert_picture(png: bytes) -> np.ndarray:
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("results")
-    save_results(folder, synthetic_clips())
+    save_results(folder, synthetic_clips(), totals={"fid": 41.25})
     return folder
 
 
@@ -135,6 +135,7 @@ def test_html_has_one_row_per_clip_with_formatted_numbers(html_page) -> None:
     means = {row[0]: row[1] for row in summary[1:]}
     assert means["lip-sync r"] == "0.87"  # the clip without a reference has no r: the mean is over one clip
     assert means["PSNR"] == "28.7" and means["blink rate (real)"] == "24" and means["novel_score"] == "3.50"
+    assert means["FID"] == "41.2"  # a whole-set metric from the summary
     assert clips[0][0] == "clip" and "lag (ms)" in clips[0] and "blink rate (/min)" in clips[0]
     assert [row[0] for row in clips[1:]] == ["bbaf2n", "photo_tts", "metrics_only"]
     assert all(NUMBER.match(cell) for row in clips[1:] for cell in row[1:])

@@ -25,7 +25,7 @@ from matplotlib.lines import Line2D
 
 from talkinghead.errors import InputError
 from talkinghead.eval.lipsync import best_lag
-from talkinghead.eval.results import ClipResult, load_results, summarize
+from talkinghead.eval.results import ClipResult, load_results, load_summary, summarize
 from talkinghead.io.video import atomic_output
 
 GENERATED, REAL, SPEECH = "#1f77b4", "#333333", "#f5b942"
@@ -144,9 +144,12 @@ def _ordered(keys: set[str]) -> list[str]:
                                        else len(order), k))
 
 
-def summary_table(clips: list[ClipResult]) -> Table:
-    """Mean, range and meaning of every metric over the clips."""
+def summary_table(clips: list[ClipResult], totals: dict[str, float]) -> Table:
+    """Mean, range and meaning of every metric over the clips, then the metrics of the whole set (FID, FVD)."""
     means, rows = summarize(clips), []
+    for key in _ordered(set(totals) - set(means)):
+        m = metric_info(key)
+        rows.append([m.label, number(key, totals[key]), m.unit, "whole set", str(len(clips)), m.meaning])
     for key in _ordered(set(means)):
         values = [v for c in clips if math.isfinite(v := c.metrics.get(key, math.nan))]
         span = f"{number(key, min(values))} … {number(key, max(values))}" if min(values) < max(values) else ""
@@ -279,10 +282,10 @@ def _pictures(clip: ClipResult) -> list[Picture]:
     return out
 
 
-def document(title: str, folder: Path, clips: list[ClipResult]) -> list[Block]:
+def document(title: str, folder: Path, clips: list[ClipResult], totals: dict[str, float]) -> list[Block]:
     """The report's blocks: summary, per-clip table, then each clip's files, metrics and figures."""
     blocks: list[Block] = [("h1", title), ("note", f"{len(clips)} clip{'s' * (len(clips) != 1)} from {folder}"),
-                           ("h2", "Summary"), summary_table(clips), ("h2", "Clips"), clips_table(clips)]
+                           ("h2", "Summary"), summary_table(clips, totals), ("h2", "Clips"), clips_table(clips)]
     for clip in clips:
         files = [f"{what}: {path}" for what, path in (("generated", clip.generated), ("real", clip.reference),
                                                       ("audio", clip.audio), ("source", clip.source)) if path]
@@ -341,13 +344,13 @@ def to_markdown(blocks: list[Block], figures: str) -> str:
     return "\n\n".join(out) + "\n"
 
 
-def _load(folder: Path) -> list[ClipResult]:
-    """The clips of a results folder; InputError when it is missing or unreadable."""
+def _load(folder: Path) -> tuple[list[ClipResult], dict[str, float]]:
+    """The clips and summary of a results folder; InputError when it is missing or unreadable."""
     path = folder / "results.json"
     if not path.is_file():
         raise InputError(folder, "no results.json here (write one with talkinghead eval --save)")
     try:
-        return load_results(folder)
+        return load_results(folder), load_summary(folder)
     except (ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
         raise InputError(path, f"not a readable results folder ({type(exc).__name__})") from None
 
@@ -376,7 +379,7 @@ def write_report(results_dir: str | Path, output: str | Path, title: str = "Talk
     results_dir, output = Path(results_dir), Path(output)
     if output.suffix.lower() not in (".html", ".md"):
         raise InputError(output, "unsupported report format (use .html or .md)")
-    blocks = document(title, results_dir, _load(results_dir))
+    blocks = document(title, results_dir, *_load(results_dir))
     if output.suffix.lower() == ".md":
         _write_markdown(output, blocks)
     else:
