@@ -70,8 +70,9 @@ class DetectorFeatures(torch.nn.Module):
         try:
             with torch.no_grad():
                 features = self.detector(x, **self.kind.detector_kwargs)
-        except (RuntimeError, TypeError) as exc:
-            problem = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        except (RuntimeError, TypeError, torch.jit.Error) as exc:
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]  # TorchScript's cause is last
+            problem = lines[-1] if lines else type(exc).__name__
             raise InputError(self.path, f"does not work as the {self.kind.label} detector ({problem})") from None
         if tuple(features.shape) != (len(x), self.num_features):
             raise InputError(self.path, f"gave features of shape {tuple(features.shape)}, not (N, {self.num_features}):"
@@ -92,7 +93,7 @@ class FrechetScore:
                  stride: int | None = None, size: int | None = None) -> None:
         if kind not in KINDS:
             raise InputError(None, f"unknown Fréchet distance {kind!r} (one of {', '.join(KINDS)})")
-        stride = stride or clip_len
+        stride = clip_len if stride is None else stride
         if min(batch_size, clip_len, stride, 1 if size is None else size) < 1:
             raise InputError(None, "batch size, clip length, stride and size must be at least 1")
         self.kind = KINDS[kind]
