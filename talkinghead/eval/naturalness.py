@@ -43,9 +43,13 @@ def detect_blinks(eyes: np.ndarray, fps: float, closed: float = 0.65, moving: fl
     if not np.isfinite(e).any():
         return np.zeros((0, 2), int)
     level = percentile_filter(e, 90, size=max(3, int(round(3 * fps))), mode="nearest")
-    runs = _runs(e < moving * level)
-    runs = [(a, b) for a, b in runs if (e[a:b] < closed * level[a:b]).any() and b - a <= max_s * fps]
-    return np.array(runs, int).reshape(-1, 2)
+    blinks = []
+    for a, b in _runs(e < moving * level):
+        dips = _runs(e[a:b] < closed * level[a:b]) + a
+        # two dips without a full reopening between them are two blinks, split where the lids rise highest
+        cuts = [a] + [int(d0 + np.argmax(e[d0:d1])) for (_, d0), (d1, _) in zip(dips[:-1], dips[1:])] + [b]
+        blinks += [(s, t) for s, t in zip(cuts[:-1], cuts[1:])] if len(dips) else []
+    return np.array([(s, t) for s, t in blinks if t - s <= max_s * fps], int).reshape(-1, 2)
 
 
 def _runs(mask: np.ndarray) -> np.ndarray:

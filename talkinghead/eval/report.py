@@ -124,8 +124,8 @@ def number(key: str, value: float | None) -> str:
     """A metric value with as many digits as its size needs ('–' for missing); lags are signed."""
     if value is None or not math.isfinite(value):
         return "–"
-    sign = "+" if key.startswith("lag") else ""
-    if abs(value) >= 1 and value == round(value):
+    sign = "+" if key.startswith("lag") and value != 0 else ""
+    if value == round(value) and (abs(value) >= 1 or value == 0):
         return f"{value:{sign}.0f}"
     digits = 0 if abs(value) >= 100 else 1 if abs(value) >= 10 else 2 if abs(value) >= 0.1 else 3
     return f"{value:{sign}.{digits}f}"

@@ -1,0 +1,101 @@
+"""Quality of `animate` on every real talking clip: first frame + the clip's own speech -> video, scored by `eval`.
+
+For each talking video in ../shared/data: animate its first frame with its audio at its own fps, then run the
+evaluation against the real video (lip sync r / lag / LMD, blinks, pose, jitter, identity to the first frame).
+Prints a Markdown table, writes the results folder, an HTML report and a bar plot of lip-sync r per clip.
+
+Run: .venv/bin/python bench/quality.py [--clips lipnet-grid/bbaf2n.mpg ...] [--transcripts] [--out bench/results/quality]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import TALKING_CLIPS, markdown_table, require_data  # noqa: E402
+
+from talkinghead.eval.evaluate import EvalConfig, Pairing, evaluate_clip  # noqa: E402
+from talkinghead.eval.report import write_report  # noqa: E402
+from talkinghead.eval.results import ClipResult, save_results  # noqa: E402
+from talkinghead.io.video import read_frames, video_info  # noqa: E402
+from talkinghead.pipeline import AnimateConfig, animate  # noqa: E402
+
+COLUMNS = [("lip-sync r", "lipsync_r"), ("lag", "lag_frames"), ("speech r (real)", "audio_r_ref"), ("LMD", "lmd"),
+           ("blinks/min", "blink_rate"), ("real", "blink_rate_ref"), ("pose std", "pose_std"),
+           ("real", "pose_std_ref"), ("jitter", "jitter"), ("real", "jitter_ref"), ("geometry", "geometry"),
+           ("face found", "face_found")]
+
+
+def animate_and_score(clip: Path, out: Path, transcript: str | None) -> tuple[ClipResult, float]:
+    """Animate the clip's first frame with its own audio at its fps; score the result against the clip."""
+    portrait = out / f"{clip.stem}_portrait.png"
+    cv2.imwrite(str(portrait), cv2.cvtColor(next(iter(read_frames(clip))), cv2.COLOR_RGB2BGR))
+    video = out / "videos" / f"{clip.stem}.mp4"
+    video.parent.mkdir(parents=True, exist_ok=True)
+    summary = animate(portrait, clip, video, AnimateConfig(fps=video_info(clip)[0], transcript=transcript))
+    pair = Pairing(clip.stem, video, reference=clip, audio=clip, source=portrait)
+    return evaluate_clip(pair, EvalConfig()), summary["real_time_factor"]
+
+
+def plot_r(clips: list[ClipResult], path: Path) -> None:
+    """Bars of lip-sync r per clip, next to the speech-envelope baseline on the real video."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [c.name for c in clips]
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(10, 3.2), dpi=100)
+    ax.bar(x - 0.2, [c.metrics.get("lipsync_r", np.nan) for c in clips], 0.4, label="animate vs real mouth")
+    ax.bar(x + 0.2, [c.metrics.get("audio_r_ref", np.nan) for c in clips], 0.4, color="0.7",
+           label="speech envelope vs real mouth")
+    ax.set_xticks(x, names, rotation=30, ha="right")
+    ax.set_ylabel("Pearson r at best lag")
+    ax.set_ylim(0, 1)
+    ax.axhline(0.7, color="0.4", lw=0.8, ls=":")
+    ax.legend(loc="upper right", frameon=False)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", nargs="*", default=TALKING_CLIPS, help="clips relative to ../shared/data")
+    parser.add_argument("--transcripts", action="store_true", help="give GRID clips their transcript (forced alignment)")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "quality")
+    args = parser.parse_args()
+    data = require_data()
+    args.out.mkdir(parents=True, exist_ok=True)
+    clips, rtf = [], []
+    for name in args.clips:
+        start = time.perf_counter()
+        transcript = None
+        if args.transcripts and name.startswith("lipnet-grid/"):
+            from talkinghead.data.grid import grid_transcript
+
+            transcript = grid_transcript(Path(name).stem)
+        result, factor = animate_and_score(data / name, args.out, transcript)
+        clips.append(result)
+        rtf.append(factor)
+        print(f"{name}: r={result.metrics['lipsync_r']:.3f} ({time.perf_counter() - start:.1f} s)", file=sys.stderr)
+    save_results(args.out, clips)
+    write_report(args.out, args.out / "report.html", title="animate on the real talking clips")
+    plot_r(clips, args.out / "lipsync_r.png")
+    rows = [[c.name] + [float(c.metrics.get(k, np.nan)) for _, k in COLUMNS] + [f] for c, f in zip(clips, rtf)]
+    print(markdown_table(["clip"] + [h for h, _ in COLUMNS] + ["RTF"], rows))
+    grid = [c.metrics["lipsync_r"] for c in clips if c.reference and "lipnet-grid" in c.reference]
+    other = [c.metrics["lipsync_r"] for c in clips if c.reference and "lipnet-grid" not in c.reference]
+    print(f"\nmean lip-sync r: GRID {np.mean(grid) if grid else np.nan:.3f}, "
+          f"other clips {np.mean(other) if other else np.nan:.3f}; results, report.html and lipsync_r.png in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
