@@ -1,7 +1,9 @@
-"""Speed and memory of `animate`: renderer fps per output size, whole-command real-time factor per audio length.
+"""Speed and memory of `animate`: renderer fps per output size; whole-command fps, real-time factor and peak memory
+for every audio length x output size.
 
-Run: .venv/bin/python bench/speed.py [--lengths 5 60 600] [--sizes 256 512 1024]
-Prints Markdown tables; each command runs in a fresh process so that its peak memory is its own.
+Run: .venv/bin/python bench/speed.py [--lengths 5 60 600] [--sizes 256 512 1024] [--out bench/results]
+Prints Markdown tables and writes speed.png (RTF and peak memory against audio length, one line per size); each
+command runs in a fresh process so that its peak memory is its own.
 """
 
 from __future__ import annotations
@@ -65,23 +67,52 @@ def run_animate(seconds: float, size: int, tmp: Path) -> dict:
     return {**json.loads(lines[0]), **json.loads(lines[1])}
 
 
+def plot(rows: list[list], path: Path) -> None:
+    """Real-time factor and peak memory against audio length, one line per output size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), dpi=100)
+    for size in sorted({r[1] for r in rows}):
+        mine = [r for r in rows if r[1] == size]
+        for ax, col in zip(axes, (4, 6)):
+            ax.plot([r[0] for r in mine], [r[col] for r in mine], "o-", label=f"{size} px")
+    for ax, label in zip(axes, ("real-time factor (wall / audio)", "peak memory (MB)")):
+        ax.set_xscale("log")
+        ax.set_xlabel("audio length (s)")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].axhline(1.0, color="0.5", lw=0.8, ls=":")
+    axes[0].legend(frameon=False)
+    fig.suptitle("talkinghead animate on 2 CPU cores")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", type=float, nargs="*", default=[5, 60, 600], help="audio lengths (s)")
     parser.add_argument("--sizes", type=int, nargs="*", default=[256, 512, 1024], help="output sizes")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="folder for speed.png")
     args = parser.parse_args()
-    rows = [[s, render_fps(s)] for s in args.sizes]
     print("Renderer alone (warp, no encoding):\n")
-    print(markdown_table(["size", "render fps"], rows))
+    print(markdown_table(["size", "render fps"], [[s, render_fps(s)] for s in args.sizes]))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for seconds in args.lengths:
-            res = run_animate(seconds, 512, Path(tmp))
-            rows.append([f"{seconds:g} s", res["frames"], res["wall_seconds"], res["real_time_factor"],
-                         res["frames"] / res["wall_seconds"], round(res["peak_mb"])])
-            print(f"{seconds:g} s done", file=sys.stderr)
-    print("\nWhole command, 512x512 output (decode, phones, motion, render, H.264+AAC encode):\n")
-    print(markdown_table(["audio", "frames", "wall s", "RTF", "fps", "peak MB"], rows))
+            for size in args.sizes:
+                res = run_animate(seconds, size, Path(tmp))
+                rows.append([seconds, size, res["frames"], res["wall_seconds"], res["real_time_factor"],
+                             res["frames"] / res["wall_seconds"], round(res["peak_mb"])])
+                print(f"{seconds:g} s at {size} px done", file=sys.stderr)
+    print("\nWhole command (decode, phones, motion, render, H.264+AAC encode):\n")
+    print(markdown_table(["audio s", "size", "frames", "wall s", "RTF", "fps", "peak MB"], rows))
+    args.out.mkdir(parents=True, exist_ok=True)
+    plot(rows, args.out / "speed.png")
+    print(f"\nplot: {args.out / 'speed.png'}")
 
 
 if __name__ == "__main__":
