@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import io
 import json
 import os
@@ -17,7 +18,7 @@ from talkinghead.eval.evaluate import EvalConfig
 from talkinghead.pipeline import AnimateConfig, MotionConfig
 
 
-def _progress(quiet: bool, label: str):
+def _progress(quiet: bool, label: str, unit: str = "frame"):
     """A tqdm progress bar on stderr, or nothing with ``--quiet``.
 
     The bar appears with the first frame, so that an error found before rendering starts prints alone.
@@ -30,7 +31,7 @@ def _progress(quiet: bool, label: str):
         terminal = _terminal()  # taken now: FaceMesh silences descriptor 2 while it tracks
 
         def counted() -> Iterable:
-            with terminal as out, tqdm(total=total, desc=label, unit="frame", file=out, leave=False,
+            with terminal as out, tqdm(total=total, desc=label, unit=unit, file=out, leave=False,
                                        dynamic_ncols=True) as bar:
                 for frame in frames:
                     yield frame
@@ -55,7 +56,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print a machine-readable JSON summary on stdout")
 
 
-def build_parser() -> argparse.ArgumentParser:
+# trainers by name: module, config class, training function, help
+TRAINERS = {
+    "syncnet": ("talkinghead.train.syncnet", "SyncNetTrainConfig", "train_syncnet",
+                "SyncNet for LSE-C / LSE-D (LatentSync's recipe)"),
+}
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; a trainer's options are added only when ``argv`` names it (they need torch to import)."""
     parser = argparse.ArgumentParser(prog="talkinghead", description="Audio-driven talking-face video.")
     parser.add_argument("--version", action="version", version=f"talkinghead {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -94,6 +103,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="report file: .html (self-contained) or .md")
     p.add_argument("--title", default="talkinghead evaluation", help="report title")
     _common(p)
+
+    from talkinghead.data.prepare import PrepareConfig
+
+    p = sub.add_parser("prepare", help="videos (HDTF / VoxCeleb2 / LRS2 layouts) -> training folder",
+                       description="Prepare every video under DATASET_DIR for training: 25 fps, 16 kHz audio, mel, "
+                                   "landmarks, aligned face crops, audio-visual offset. Resumable; bad clips are "
+                                   "logged to OUTPUT/errors.log and skipped.")
+    p.add_argument("dataset", help="folder of videos, searched recursively")
+    p.add_argument("-o", "--output", required=True, help="prepared folder (created)")
+    cfg.add_arguments(p, PrepareConfig)
+    _common(p)
+
+    train = sub.add_parser("train", help="train a model on a prepared folder").add_subparsers(dest="model",
+                                                                                              required=True)
+    for name, (module, config_name, _, help_text) in TRAINERS.items():
+        p = train.add_parser(name, help=help_text, description=f"Train or resume the {help_text} on a prepared "
+                             "folder (single process, or DDP under torchrun); the checkpoint carries its config.")
+        p.add_argument("--data", required=True, help="folder written by `talkinghead prepare`")
+        p.add_argument("-o", "--output", required=True, help="checkpoint file (.pt); resumed when it exists")
+        if argv is not None and "train" in argv and name in argv:  # its options import torch: only when asked for
+            cfg.add_arguments(p, getattr(importlib.import_module(module), config_name))
+        _common(p)
     return parser
 
 
@@ -108,6 +139,17 @@ def run(args: argparse.Namespace) -> dict:
         from talkinghead.eval.report import write_report
 
         return {"output": str(write_report(args.results, Path(args.output), title=args.title))}
+    if args.command == "prepare":
+        from talkinghead.data.prepare import PrepareConfig, prepare_dataset
+
+        config = cfg.build(PrepareConfig, args.config, args)
+        return prepare_dataset(args.dataset, args.output, config, _progress(args.quiet, "prepare", "clip"))
+    if args.command == "train":
+        module, config_name, function, _ = TRAINERS[args.model]
+        module = importlib.import_module(module)
+        config = cfg.build(getattr(module, config_name), args.config, args)
+        return getattr(module, function)(args.data, args.output, config,
+                                         _progress(args.quiet, f"train {args.model}", "step"))
     if args.command == "animate":
         config = cfg.build(AnimateConfig, args.config, args)
         motion = Motion.load(args.motion) if args.motion else None
@@ -154,7 +196,8 @@ def _write_motion_outputs(motion, output: Path, cues: Path | None, arkit: Path |
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``talkinghead`` command."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     try:
         summary = run(args)
     except InputError as exc:

@@ -160,3 +160,14 @@ def test_a_video_without_a_face_is_an_error(tmp_path):
     blank = write_video(tmp_path / "blank.mp4", [np.full((128, 128, 3), 90, np.uint8)] * 10)
     run = run_cli("eval", blank, "--quiet")
     assert run.code == 1 and "no face found" in run.stderr
+
+
+def test_eval_then_report_from_the_command_line(tmp_path):
+    need(GRID_CLIP)
+    assert run_cli("eval", GRID_CLIP, "--reference", GRID_CLIP, "--save", tmp_path / "res", "--quiet").code == 0
+    run = run_cli("report", tmp_path / "res", "-o", tmp_path / "report.html", "--quiet")
+    assert run.code == 0, run.stderr
+    page = (tmp_path / "report.html").read_text()
+    assert "bbaf2n" in page and page.count("data:image/png;base64,") == 4  # mouth, frames, blinks, pose
+    bad = run_cli("report", tmp_path / "res", "-o", tmp_path / "report.pdf", "--quiet")
+    assert bad.code == 1 and "unsupported report format" in bad.stderr and not (tmp_path / "report.pdf").exists()
