@@ -21,7 +21,7 @@ from talkinghead.io.video import read_frames, video_info
 
 FPS = 25.0
 CROP_SIZE = 256
-EYE_CORNERS = [regions.RIGHT_EYE_OUTER, 133, 362, regions.LEFT_EYE_OUTER]  # outer right, inner right, inner left, outer left
+EYE_CORNERS = [regions.RIGHT_EYE_OUTER, 133, 362, regions.LEFT_EYE_OUTER]  # right eye outer, inner; left inner, outer
 # where the eye corners and the mouth centre land, as fractions of the crop side (measured on frontal FaceMesh tracks:
 # inner corners 0.19 eye-widths from the middle, the mouth 0.8 eye-widths below the eyes)
 TEMPLATE = np.array([[0.29, 0.38], [0.42, 0.388], [0.58, 0.388], [0.71, 0.38], [0.5, 0.716]])
@@ -74,7 +74,7 @@ def crop(rgb: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
 
 
 def resampled(frames: Iterable[np.ndarray], source_fps: float, fps: float = FPS) -> Iterator[np.ndarray]:
-    """Frames at ``fps``: frame i (at time i/fps) is the source frame nearest in time, source frame k being at k/source_fps."""
+    """Frames at ``fps``: frame i (at i/fps s) is the source frame nearest in time, source frame k at k/source_fps s."""
     i = 0
     for k, frame in enumerate(frames):
         while int(np.floor(i * source_fps / fps + 0.5)) == k:

@@ -1,0 +1,241 @@
+"""SyncNet: dataset preparation on real GRID clips, training a tiny model, the LSE scores and checkpoint errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import wave
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from conftest import DATA, need
+from talkinghead.data.prepare import PrepareConfig, energy_offset, prepare_dataset
+from talkinghead.errors import InputError
+from talkinghead.eval.syncnet import (MEL_ROWS_PER_FRAME, SyncNet, SyncNetConfig, load_syncnet, mel_input, score_video,
+                                      sync_probability, sync_scores)
+from talkinghead.train.syncnet import SyncNetTrainConfig, SyncPairs, train_syncnet
+
+CLIPS = {"s1__bbaf2n": DATA / "lipnet-grid" / "bbaf2n.mpg", "s2__brbk7n": DATA / "lipnet-grid" / "brbk7n.mpg"}
+CROP = 64  # small crops keep the test fast; the default (LatentSync's) is 256
+# a tiny SyncNet: 5-frame windows of 32-pixel faces; BatchNorm leaves the 0.69 plateau within a few hundred steps
+TINY = dict(num_frames=5, image_size=32, visual_channels=8, audio_channels=8, max_channels=32, embed_dim=32,
+            norm="batch")
+STEPS = 250
+
+
+def tiny_training(steps: int = STEPS) -> SyncNetTrainConfig:
+    return SyncNetTrainConfig(**TINY, batch_size=32, micro_batch=32, lr=3e-4, steps=steps, checkpoint_every=100,
+                              num_workers=0, augment=False)
+
+
+def delayed(mel: np.ndarray, frames: int) -> np.ndarray:
+    """The mel of the same sound played ``frames`` video frames later (silence first), same length."""
+    rows = frames * MEL_ROWS_PER_FRAME
+    return np.concatenate([np.full((rows, mel.shape[1]), mel.min(), mel.dtype), mel])[:len(mel)]
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    """Two GRID clips in a VoxCeleb-like layout (speaker/clip) and a corrupt file, prepared by two worker processes."""
+    need(*CLIPS.values())
+    source = tmp_path_factory.mktemp("source")
+    for name, path in CLIPS.items():
+        speaker, clip = name.split("__")
+        (source / speaker).mkdir()
+        shutil.copy(path, source / speaker / path.name)
+    (source / "broken.mp4").write_bytes(np.random.default_rng(0).bytes(4000))
+    output = tmp_path_factory.mktemp("prepared")
+    summary = prepare_dataset(source, output, PrepareConfig(crop_size=CROP, workers=2))
+    return source, output, summary
+
+
+@pytest.fixture(scope="module")
+def trained(prepared, tmp_path_factory):
+    """A tiny SyncNet trained on the prepared clips; (checkpoint, summary)."""
+    checkpoint = tmp_path_factory.mktemp("syncnet") / "tiny.pt"
+    return checkpoint, train_syncnet(prepared[1], checkpoint, tiny_training())
+
+
+def test_prepare_writes_aligned_clips_at_25_fps(prepared):
+    _, output, summary = prepared
+    assert (summary["prepared"], summary["skipped"], summary["failed"]) == (2, 0, 1)
+    for name, source in CLIPS.items():
+        folder = output / name
+        meta = json.loads((folder / "meta.json").read_text())
+        frames = meta["frames"]
+        assert (meta["fps"], meta["crop_size"]) == (25.0, CROP)
+        assert Path(meta["source"]).samefile(prepared[0] / name.split("__")[0] / source.name)
+        assert frames == 75 and meta["duration"] == pytest.approx(3.0)  # 3 s at 25 fps
+        assert meta["found"] == 1.0 and abs(meta["av_offset"]) <= 15
+        faces = np.load(folder / "face.npy")
+        assert faces.shape == (frames, CROP, CROP, 3) and faces.dtype == np.uint8
+        assert faces.std() > 10  # pictures, not blanks
+        landmarks = np.load(folder / "landmarks.npy")
+        assert landmarks.shape == (frames, 478, 3) and landmarks.dtype == np.float32
+        affine = np.load(folder / "affine.npy")
+        # the transform puts the eye corners where the crop wants them
+        right_eye = affine[:, :, :2] @ landmarks[:, 33, :2, None] + affine[:, :, 2:]
+        assert np.abs(right_eye[:, :, 0] - [0.29 * CROP, 0.38 * CROP]).max() < 0.05 * CROP
+        mel = np.load(folder / "mel.npy")
+        assert mel.shape[1] == 80 and abs(len(mel) - 4 * frames) <= 8  # 100 Hz
+        with wave.open(str(folder / "audio.wav")) as w:
+            assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (16000, 1, 2)
+            assert w.getnframes() / 16000 == pytest.approx(meta["audio_duration"], abs=1e-3)
+
+
+def test_prepare_resumes_and_logs_bad_clips(prepared):
+    source, output, _ = prepared
+    again = prepare_dataset(source, output, PrepareConfig(crop_size=CROP, workers=2))
+    assert (again["prepared"], again["skipped"], again["failed"]) == (0, 2, 1)
+    lines = (output / "errors.log").read_text().splitlines()
+    assert len(lines) == 2 and all(line.startswith("broken\t") for line in lines)
+    assert "not a readable video" in lines[0]
+    assert not (output / "broken").exists()
+
+
+def test_energy_offset_follows_delayed_audio(prepared):
+    folder = prepared[1] / "s1__bbaf2n"
+    landmarks, mel = np.load(folder / "landmarks.npy"), np.load(folder / "mel.npy")
+    offset, confidence = energy_offset(landmarks, mel, 15)
+    assert confidence > 0
+    # sound 5 frames late = picture 5 frames early
+    assert energy_offset(landmarks, delayed(mel, 5), 15)[0] == offset - 5
+
+
+def test_training_overfits_the_clips(prepared, trained):
+    checkpoint, summary = trained
+    assert summary["steps"] == STEPS and summary["clips"] == 2
+    log = np.loadtxt(checkpoint.with_name("tiny.log.csv"), delimiter=",", skiprows=1)
+    assert log.shape == (STEPS, 3) and (log[:, 0] == np.arange(1, STEPS + 1)).all()
+    assert log[:10, 1].mean() > 0.6  # chance: BCE of a 0.5 guess is 0.69
+    assert log[-50:, 1].mean() < 0.5
+    # the pairs it trained on (in sync or shifted), scored afresh by the saved model
+    model = load_syncnet(checkpoint)
+    pairs = SyncPairs(prepared[1], tiny_training())
+    faces, mel, label = (torch.stack(x) for x in zip(*(pairs[i] for i in range(len(pairs)))))
+    with torch.no_grad():
+        accuracy = ((sync_probability(*model(faces, mel)) > 0.5) == (label > 0.5)).float().mean().item()
+    assert accuracy > 0.75
+
+
+def test_training_resumes_from_its_checkpoint(prepared, trained, tmp_path):
+    checkpoint = tmp_path / "tiny.pt"
+    shutil.copy(trained[0], checkpoint)
+    shutil.copy(trained[0].with_name("tiny.log.csv"), tmp_path / "tiny.log.csv")
+    summary = train_syncnet(prepared[1], checkpoint, tiny_training(STEPS + 10))
+    assert (summary["resumed_from"], summary["steps"]) == (STEPS, STEPS + 10)
+    log = np.loadtxt(tmp_path / "tiny.log.csv", delimiter=",", skiprows=1)
+    assert (log[:, 0] == np.arange(1, STEPS + 11)).all()
+    assert log[STEPS:, 1].mean() < 0.55  # carried on from the trained weights, not from scratch
+    assert torch.load(checkpoint, weights_only=True)["step"] == STEPS + 10
+    with pytest.raises(InputError, match="another architecture"):
+        train_syncnet(prepared[1], checkpoint, SyncNetTrainConfig(**{**TINY, "embed_dim": 16}, steps=STEPS + 20))
+
+
+def test_training_pairs_shift_audio_by_the_clip_offset(prepared, tmp_path):
+    """In-sync pairs take the audio ``av_offset`` frames before the faces; the others audio at least 3 frames off."""
+    shutil.copytree(prepared[1] / "s1__bbaf2n", tmp_path / "clip")
+    meta = json.loads((tmp_path / "clip" / "meta.json").read_text())
+    (tmp_path / "clip" / "meta.json").write_text(json.dumps({**meta, "av_offset": 3}))
+    mel = np.load(tmp_path / "clip" / "mel.npy")
+    pairs = SyncPairs(tmp_path, tiny_training())
+    windows = [mel_input(mel[4 * a:4 * a + 20]) for a in range(len(mel) // 4 - 4)]
+    labels = []
+    for i, (_, start) in enumerate(pairs.windows):
+        _, pair_mel, label = pairs[i]
+        matches = [a for a, w in enumerate(windows) if torch.equal(w, pair_mel)]
+        assert len(matches) == 1
+        assert matches[0] == start - 3 if label == 1 else abs(matches[0] - (start - 3)) >= 3
+        labels.append(label.item())
+    assert 0.3 < np.mean(labels) < 0.7
+
+
+class FrameMeans(nn.Module):
+    """A stand-in encoder: the mean of each frame of a window, centred and scaled to unit length."""
+
+    def __init__(self, frames: int, audio: bool) -> None:
+        super().__init__()
+        self.frames, self.is_audio = frames, audio
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.is_audio:  # (B, 1, 80, 4F)
+            per_frame = x[:, 0].reshape(len(x), 80, self.frames, -1).mean((1, 3))
+        else:  # (B, F * 3, h, w)
+            per_frame = x.reshape(len(x), self.frames, -1).mean(-1)
+        return nn.functional.normalize(per_frame - per_frame.mean(1, keepdim=True), dim=1)
+
+
+@pytest.mark.parametrize("shift", [-6, 0, 4])
+def test_sync_scores_find_a_known_shift(shift):
+    """Each frame's picture and sound carry the same random number, the picture ``shift`` frames late."""
+    model = SyncNet(SyncNetConfig(**TINY))
+    model.visual, model.audio = FrameMeans(5, audio=False), FrameMeans(5, audio=True)
+    code = np.round(np.random.default_rng(1).random(140) * 255)
+    frames = np.arange(100)
+    faces = np.broadcast_to(code[frames + 20, None, None, None], (100, 16, 16, 3)).astype(np.uint8)
+    mel = np.repeat(code[frames + 20 + shift], MEL_ROWS_PER_FRAME * 80).reshape(-1, 80).astype(np.float32)
+    scores = sync_scores(model, faces, mel, max_offset=10)
+    assert scores["offset_frames"] == shift
+    assert scores["lse_d"] < 0.01 and scores["lse_c"] > 0.5
+    with pytest.raises(ValueError, match="too short"):
+        sync_scores(model, faces[:14], mel, max_offset=10)
+
+
+def test_trained_syncnet_finds_the_offset_of_its_clips(prepared, trained):
+    model = load_syncnet(trained[0])
+    mels = {name: np.load(prepared[1] / name / "mel.npy") for name in CLIPS}
+    for name in CLIPS:
+        folder = prepared[1] / name
+        faces, meta = np.load(folder / "face.npy"), json.loads((folder / "meta.json").read_text())
+        own = sync_scores(model, faces, mels[name], max_offset=10)
+        assert abs(own["offset_frames"] - meta["av_offset"]) <= 2 and own["lse_c"] > 0.1
+        late = sync_scores(model, faces, delayed(mels[name], 4), max_offset=10)
+        assert abs(late["offset_frames"] - (own["offset_frames"] - 4)) <= 1
+        other = sync_scores(model, faces, next(m for n, m in mels.items() if n != name), max_offset=10)
+        assert other["lse_d"] > own["lse_d"]
+
+
+def test_prepare_with_a_syncnet_takes_its_offset_and_drops_unsure_clips(trained, tmp_path):
+    source = tmp_path / "source"
+    source.mkdir()
+    shutil.copy(CLIPS["s1__bbaf2n"], source)
+    config = PrepareConfig(crop_size=CROP, workers=1, syncnet=str(trained[0]), max_offset=10)
+    kept = prepare_dataset(source, tmp_path / "kept", config)
+    assert kept["prepared"] == 1
+    folder = tmp_path / "kept" / "bbaf2n"
+    meta = json.loads((folder / "meta.json").read_text())
+    scores = sync_scores(load_syncnet(trained[0]), np.load(folder / "face.npy"), np.load(folder / "mel.npy"), 10)
+    assert meta["av_offset_method"] == "syncnet" and meta["av_offset"] == scores["offset_frames"]
+    assert meta["av_confidence"] == pytest.approx(scores["lse_c"], abs=1e-4)
+    strict = prepare_dataset(source, tmp_path / "strict", replace(config, min_sync_confidence=meta["av_confidence"] + 1))
+    assert strict["failed"] == 1 and "LSE-C" in (tmp_path / "strict" / "errors.log").read_text()
+    with pytest.raises(InputError, match="file not found"):  # the user's mistake, not every clip's
+        prepare_dataset(source, tmp_path / "none", replace(config, syncnet=str(tmp_path / "missing.pt")))
+
+
+def test_score_video_tracks_and_scores_a_real_clip(trained):
+    scores = score_video(trained[0], CLIPS["s1__bbaf2n"], max_offset=10)
+    assert scores["frames"] == 75 and scores["face_found"] == 1.0
+    assert scores["lse_d"] >= 0 and scores["lse_c"] >= 0 and abs(scores["offset_frames"]) <= 10
+    wrong = score_video(trained[0], CLIPS["s1__bbaf2n"], audio=CLIPS["s2__brbk7n"], max_offset=10)
+    assert wrong["lse_d"] > scores["lse_d"]
+
+
+def test_load_syncnet_names_the_file_and_the_problem(tmp_path):
+    with pytest.raises(InputError, match="file not found") as missing:
+        load_syncnet(tmp_path / "none.pt")
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"\x80\x02not a torch file at all")
+    with pytest.raises(InputError, match="not a SyncNet checkpoint") as bad:
+        load_syncnet(corrupt)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"state_dict": {}}, foreign)
+    with pytest.raises(InputError, match="not a SyncNet checkpoint"):
+        load_syncnet(foreign)
+    for error, path in ((missing, "none.pt"), (bad, "corrupt.pt")):
+        assert "\n" not in str(error.value) and str(error.value).startswith(str(tmp_path / path))
