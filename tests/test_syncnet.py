@@ -39,6 +39,15 @@ def delayed(mel: np.ndarray, frames: int) -> np.ndarray:
     return np.concatenate([np.full((rows, mel.shape[1]), mel.min(), mel.dtype), mel])[:len(mel)]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """One torch thread: the tiny model gains nothing from more, and OpenMP threads crawl when others load the CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     """Two GRID clips in a VoxCeleb-like layout (speaker/clip) and a corrupt file, prepared by two worker processes."""
@@ -127,6 +136,8 @@ def test_training_resumes_from_its_checkpoint(prepared, trained, tmp_path):
     checkpoint = tmp_path / "tiny.pt"
     shutil.copy(trained[0], checkpoint)
     shutil.copy(trained[0].with_name("tiny.log.csv"), tmp_path / "tiny.log.csv")
+    with open(tmp_path / "tiny.log.csv", "a") as log:  # a step logged but lost with its run: redone, not repeated
+        log.write(f"{STEPS + 1},0.7,0.5\n")
     summary = train_syncnet(prepared[1], checkpoint, tiny_training(STEPS + 10))
     assert (summary["resumed_from"], summary["steps"]) == (STEPS, STEPS + 10)
     log = np.loadtxt(tmp_path / "tiny.log.csv", delimiter=",", skiprows=1)
@@ -193,7 +204,7 @@ def test_trained_syncnet_finds_the_offset_of_its_clips(prepared, trained):
         folder = prepared[1] / name
         faces, meta = np.load(folder / "face.npy"), json.loads((folder / "meta.json").read_text())
         own = sync_scores(model, faces, mels[name], max_offset=10)
-        assert abs(own["offset_frames"] - meta["av_offset"]) <= 2 and own["lse_c"] > 0.1
+        assert abs(own["offset_frames"] - meta["av_offset"]) <= 1 and own["lse_c"] > 0.1
         late = sync_scores(model, faces, delayed(mels[name], 4), max_offset=10)
         assert abs(late["offset_frames"] - (own["offset_frames"] - 4)) <= 1
         other = sync_scores(model, faces, next(m for n, m in mels.items() if n != name), max_offset=10)

@@ -172,14 +172,7 @@ def train_syncnet(data_dir: str | Path, output: str | Path, config: SyncNetTrain
     torch.manual_seed(config.seed)
     model = SyncNet(config.model).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    first_step, epoch = 0, 0
-    if output.exists():
-        state = read_checkpoint(output)
-        if SyncNetConfig.from_dict(state["config"]) != config.model:
-            raise InputError(output, "holds a SyncNet of another architecture; choose another output to start afresh")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        first_step, epoch = state["step"], state["epoch"]
+    first_step, epoch = _resume(output, model, optimizer, config) if output.exists() else (0, 0)
     net = DistributedDataParallel(model) if world > 1 else model
     data = SyncPairs(data_dir, config)
     sampler = DistributedSampler(data, num_replicas=world, rank=rank, shuffle=True, seed=config.seed)
@@ -187,11 +180,11 @@ def train_syncnet(data_dir: str | Path, output: str | Path, config: SyncNetTrain
                         pin_memory=device.type == "cuda")
     accumulation = max(1, config.batch_size // (config.micro_batch * world))
     log = output.with_name(output.stem + ".log.csv")
-    if rank == 0 and not log.exists():
-        log.write_text("step,loss,accuracy\n")
+    if rank == 0:
+        _start_log(log, first_step)
     stream = _batches(loader, epoch)
     steps = range(first_step, config.steps)
-    loss = accuracy = float("nan")
+    loss = accuracy = None
     model.train()
     for step in progress(steps, len(steps)) if progress and rank == 0 else steps:
         totals = torch.zeros(3, device=device)  # loss sum, correct, samples
@@ -221,6 +214,26 @@ def train_syncnet(data_dir: str | Path, output: str | Path, config: SyncNetTrain
     return {"output": str(output), "steps": config.steps, "resumed_from": first_step, "loss": loss,
             "accuracy": accuracy, "clips": len(data.clips), "windows": len(data),
             "seconds": round(time.perf_counter() - start_time, 3)}
+
+
+def _resume(path: Path, model: SyncNet, optimizer: torch.optim.Optimizer,
+            config: SyncNetTrainConfig) -> tuple[int, int]:
+    """Load the weights and optimizer state saved in ``path``; returns the (step, epoch) to go on from."""
+    state = read_checkpoint(path)
+    if SyncNetConfig.from_dict(state["config"]) != config.model:
+        raise InputError(path, "holds a SyncNet of another architecture; choose another output to start afresh")
+    if "optimizer" not in state:
+        raise InputError(path, "holds a SyncNet without its training state; choose another output")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    return state["step"], state["epoch"]
+
+
+def _start_log(path: Path, step: int) -> None:
+    """Begin the CSV log, or keep its rows up to ``step`` (later ones were never checkpointed and are redone)."""
+    rows = path.read_text().splitlines()[1:] if path.exists() else []
+    kept = [row for row in rows if int(row.split(",")[0]) <= step]
+    path.write_text("".join(f"{row}\n" for row in ["step,loss,accuracy", *kept]))
 
 
 def save_checkpoint(path: Path, model: SyncNet, optimizer: torch.optim.Optimizer, step: int, epoch: int,
