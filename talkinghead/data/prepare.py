@@ -38,7 +38,7 @@ import time
 import wave
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,6 +46,7 @@ import numpy as np
 
 from talkinghead.audio.decode import Audio, load_audio
 from talkinghead.audio.features import HOP_S, AudioFeatures, to_video_frames
+from talkinghead.config import option
 from talkinghead.errors import InputError
 from talkinghead.face import regions
 from talkinghead.face.align import CROP_SIZE, FPS, align_video
@@ -64,16 +65,15 @@ ENERGY_BANDS = 16  # mel band groups whose energies explain the mouth opening in
 class PrepareConfig:
     """How videos become training clips."""
 
-    crop_size: int = field(default=CROP_SIZE, metadata={"help": "side of the aligned face crops, in pixels"})
-    workers: int = field(default=2, metadata={"help": "clips prepared in parallel (processes)"})
-    max_offset: int = field(default=15, metadata={"help": "largest audio-visual offset searched, in frames"})
-    min_frames: int = field(default=32, metadata={"help": "shorter clips (frames at 25 fps) are skipped"})
-    min_found: float = field(default=0.5, metadata={"help": "share of frames that must show a face"})
-    smooth: int = field(default=5, metadata={"help": "frames the crop transform is averaged over"})
-    syncnet: str | None = field(default=None, metadata={"help": "SyncNet checkpoint measuring the offset (LSE)",
-                                                         "metavar": "FILE"})
-    min_sync_confidence: float | None = field(default=None, metadata={
-        "help": "with --syncnet: skip clips whose LSE-C is lower (LatentSync used 3 on the original SyncNet's scale)"})
+    crop_size: int = option(CROP_SIZE, "side of the aligned face crops, in pixels")
+    workers: int = option(2, "clips prepared in parallel (processes)")
+    max_offset: int = option(15, "largest audio-visual offset searched, in frames")
+    min_frames: int = option(32, "shorter clips (frames at 25 fps) are skipped")
+    min_found: float = option(0.5, "share of frames that must show a face")
+    smooth: int = option(5, "frames the crop transform is averaged over")
+    syncnet: str | None = option(None, "SyncNet checkpoint measuring the offset (LSE)", metavar="FILE")
+    min_sync_confidence: float | None = option(None, "with --syncnet: skip clips whose LSE-C is lower (LatentSync "
+                                                     "used 3, on the original SyncNet's scale)")
 
 
 def find_videos(source_dir: Path, exclude: Path | None = None) -> list[Path]:

@@ -17,7 +17,7 @@ unit embeddings (0..sqrt(2)), so the values are on this network's own scale, not
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ from torch import nn
 
 from talkinghead.audio.decode import load_audio
 from talkinghead.audio.features import AudioFeatures
+from talkinghead.config import option
 from talkinghead.errors import InputError, existing_file
 from talkinghead.face.align import align_video
 
@@ -38,15 +39,14 @@ MEL_MEAN, MEL_STD = -7.0, 3.5  # of the project's natural-log mel over speech; i
 class SyncNetConfig:
     """Architecture of a SyncNet; checkpoints carry it."""
 
-    num_frames: int = field(default=16, metadata={"help": "video frames per window (LatentSync: 16 beats 5)"})
-    image_size: int = field(default=256, metadata={"help": "side faces are resized to (the lower half is seen)"})
-    visual_channels: int = field(default=64, metadata={"help": "width of the first visual block (doubles per block)"})
-    audio_channels: int = field(default=32, metadata={"help": "width of the first audio block (doubles per block)"})
-    max_channels: int = field(default=2048, metadata={"help": "cap on block widths"})
-    embed_dim: int = field(default=2048, metadata={"help": "embedding size"})
-    norm: str = field(default="group", metadata={
-        "help": "normalisation layers: group (LatentSync's) or batch (Wav2Lip's; leaves the 0.69 loss plateau far "
-                "sooner on small data)", "choices": ["group", "batch"]})
+    num_frames: int = option(16, "video frames per window (LatentSync: 16 beats 5)")
+    image_size: int = option(256, "side faces are resized to (the lower half is seen)")
+    visual_channels: int = option(64, "width of the first visual block (doubles per block)")
+    audio_channels: int = option(32, "width of the first audio block (doubles per block)")
+    max_channels: int = option(2048, "cap on block widths")
+    embed_dim: int = option(2048, "embedding size")
+    norm: str = option("group", "normalisation layers: group (LatentSync's) or batch (Wav2Lip's; leaves the 0.69 "
+                       "loss plateau far sooner on small data)", choices=["group", "batch"])
 
     @classmethod
     def from_dict(cls, values: dict) -> "SyncNetConfig":

@@ -17,7 +17,7 @@ import json
 import os
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from talkinghead.config import option
 from talkinghead.errors import InputError
 from talkinghead.eval.syncnet import (MEL_ROWS_PER_FRAME, SyncNet, SyncNetConfig, face_input, mel_input,
                                       read_checkpoint, sync_loss, sync_probability)
@@ -41,18 +42,18 @@ if TYPE_CHECKING:
 class SyncNetTrainConfig(SyncNetConfig):
     """The SyncNet's architecture and how it is trained."""
 
-    batch_size: int = field(default=1024, metadata={"help": "samples per optimizer step, all processes"})
-    micro_batch: int = field(default=32, metadata={"help": "samples per forward pass (gradients accumulate)"})
-    lr: float = field(default=1e-5, metadata={"help": "AdamW learning rate (LatentSync: 1e-5)"})
-    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
-    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient norm clip"})
-    steps: int = field(default=20000, metadata={"help": "optimizer steps to train to (a resumed run continues to it)"})
-    checkpoint_every: int = field(default=500, metadata={"help": "steps between checkpoints"})
-    num_workers: int = field(default=2, metadata={"help": "data loader processes per training process"})
-    seed: int = field(default=0, metadata={"help": "seed of the initial weights and of the sampling"})
-    min_shift: int = field(default=3, metadata={"help": "frames between out-of-sync audio and the true audio"})
-    other_clip: float = field(default=0.25, metadata={"help": "share of out-of-sync audio taken from another clip"})
-    augment: bool = field(default=True, metadata={"help": "random flips, shifts, brightness and contrast of the faces"})
+    batch_size: int = option(1024, "samples per optimizer step, all processes")
+    micro_batch: int = option(32, "samples per forward pass (gradients accumulate)")
+    lr: float = option(1e-5, "AdamW learning rate (LatentSync: 1e-5)")
+    weight_decay: float = option(0.01, "AdamW weight decay")
+    max_grad_norm: float = option(1.0, "gradient norm clip")
+    steps: int = option(20000, "optimizer steps to train to (a resumed run continues to it)")
+    checkpoint_every: int = option(500, "steps between checkpoints")
+    num_workers: int = option(2, "data loader processes per training process")
+    seed: int = option(0, "seed of the initial weights and of the sampling")
+    min_shift: int = option(3, "frames between out-of-sync audio and the true audio")
+    other_clip: float = option(0.25, "share of out-of-sync audio taken from another clip")
+    augment: bool = option(True, "random flips, shifts, brightness and contrast of the faces")
 
     @property
     def model(self) -> SyncNetConfig:
@@ -62,6 +63,8 @@ class SyncNetTrainConfig(SyncNetConfig):
 
 @dataclass
 class _Clip:
+    """A prepared clip: its folder, frames, mel windows that fit and audio-visual offset."""
+
     path: Path
     frames: int
     audio_windows: int  # mel windows that fit: starts 0 .. audio_windows - 1 (frames)
