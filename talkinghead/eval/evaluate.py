@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 import cv2
 import numpy as np
@@ -79,12 +79,6 @@ def pair_inputs(generated: str | Path, reference: str | Path | None = None, audi
                     _companion(source, v.stem, IMAGE_SUFFIXES, "a source image")) for v in videos]
 
 
-def _frames(path: Path, progress: Progress | None) -> Iterator[np.ndarray]:
-    fps, _, _, duration = video_info(path)
-    frames = read_frames(path)
-    return iter(progress(frames, int(round(fps * duration)))) if progress else frames
-
-
 def _thumb(frame: np.ndarray, track: FaceTrack, index: int, height: int) -> np.ndarray:
     """The face region of ``frame`` (square around the tracked box, or the whole frame when lost) at ``height``."""
     box = track.boxes[index]
@@ -100,14 +94,14 @@ def _thumb(frame: np.ndarray, track: FaceTrack, index: int, height: int) -> np.n
 def track_pair(pair: Pairing, config: EvalConfig, progress: Progress | None) -> tuple[FaceTrack, FaceTrack | None,
                                                                                        dict[str, np.ndarray], ImageQuality]:
     """Track the generated and reference faces in one lockstep pass; strips and PSNR/SSIM on the way."""
-    fps = video_info(pair.generated)[0]
+    fps, _, _, duration = video_info(pair.generated)
+    n_est = int(round(fps * duration))
     ref_fps = video_info(pair.reference)[0] if pair.reference else None
     same_timing = ref_fps is not None and abs(ref_fps - fps) < 1e-3
-    generated = _frames(pair.generated, progress)
+    generated = iter(progress(read_frames(pair.generated), n_est)) if progress else read_frames(pair.generated)
     reference = read_frames(pair.reference) if pair.reference else iter(())
     kept: dict[str, dict[int, np.ndarray]] = {"strip": {}, "strip_ref": {}}
     quality = ImageQuality()
-    n_est = int(round(fps * video_info(pair.generated)[3]))
     wanted = set(np.linspace(0, max(n_est - 1, 0), config.strip).round().astype(int).tolist())
     with Tracker(fps, config.face_index) as gen_tracker, Tracker(ref_fps or fps, config.face_index) as ref_tracker:
         for i, frame in enumerate(generated):
@@ -176,8 +170,11 @@ def lip_metrics(gen: FaceTrack, ref: FaceTrack | None, speech: np.ndarray | None
     return out
 
 
-def evaluate_clip(pair: Pairing, config: EvalConfig, progress: Progress | None = None) -> ClipResult:
-    """Every metric that the given companions allow, for one generated video."""
+def evaluate_clip(pair: Pairing, config: EvalConfig, progress: Progress | None = None, syncnet=None) -> ClipResult:
+    """Every metric that the given companions allow, for one generated video.
+
+    ``syncnet``: the model of ``config.syncnet`` when the caller has loaded it already (one load for many clips).
+    """
     gen, ref, series, quality = track_pair(pair, config, progress)
     if not gen.found.any():
         raise InputError(pair.generated, "no face found in any frame")
@@ -200,7 +197,7 @@ def evaluate_clip(pair: Pairing, config: EvalConfig, progress: Progress | None =
     if config.syncnet:
         from talkinghead.eval.syncnet import score_video
 
-        sync = score_video(config.syncnet, pair.generated, pair.audio)
+        sync = score_video(syncnet or config.syncnet, pair.generated, pair.audio)
         metrics.update(lse_c=sync["lse_c"], lse_d=sync["lse_d"], sync_offset=float(sync["offset_frames"]))
     series.update(mouth=gen.mouth_opening, eyes=nat_series["eyes"], blinks=nat_series["blinks"],
                   pose=nat_series["pose"])
@@ -234,5 +231,10 @@ def set_metrics(pairs: list[Pairing], config: EvalConfig) -> dict[str, float]:
 def evaluate(pairs: list[Pairing], config: EvalConfig, progress: Callable[[str], Progress | None] | None = None
              ) -> tuple[list[ClipResult], dict[str, float]]:
     """Per-clip results and the set-level metrics (FID, FVD); ``progress(name)`` gives a bar per clip."""
-    clips = [evaluate_clip(p, config, progress(p.name) if progress else None) for p in pairs]
+    syncnet = None
+    if config.syncnet:
+        from talkinghead.eval.syncnet import load_syncnet
+
+        syncnet = load_syncnet(config.syncnet)
+    clips = [evaluate_clip(p, config, progress(p.name) if progress else None, syncnet) for p in pairs]
     return clips, set_metrics(pairs, config)
