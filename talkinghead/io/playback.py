@@ -1,0 +1,123 @@
+"""Playing a video's frames in any order: forward, looped or ping-pong, with seeks and bounded memory.
+
+A first forward pass records every frame's timestamp; later passes seek by timestamp and decode backward runs in
+blocks that fit a memory budget, so memory stays flat however long the video and whichever way it plays.
+"""
+
+from __future__ import annotations
+
+import bisect
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from talkinghead.errors import InputError
+
+BLOCK_BYTES = 256 * 2**20  # decoded frames held at once while playing backwards
+
+
+def frame_order(n_source: int, n_out: int, mode: str = "pingpong") -> np.ndarray:
+    """Source frame of each of ``n_out`` output frames: forward, then ``loop`` from the start or ``pingpong``."""
+    if n_source <= 0:
+        raise ValueError("a video without frames has no order")
+    j = np.arange(n_out)
+    if mode == "loop" or n_source == 1:
+        return j % n_source
+    if mode != "pingpong":
+        raise ValueError(f"unknown playback mode {mode!r}; choose loop or pingpong")
+    period = 2 * n_source - 2
+    k = j % period
+    return np.where(k < n_source, k, period - k)
+
+
+def runs(order: np.ndarray) -> list[tuple[int, int]]:
+    """``order`` split into runs of consecutive frames going one way: (first, last) source frames, inclusive."""
+    order = [int(i) for i in order]
+    out: list[tuple[int, int]] = []
+    start = 0
+    for i in range(1, len(order) + 1):
+        step = order[i] - order[i - 1] if i < len(order) else 0
+        if abs(step) != 1 or (i - start > 1 and step != order[i - 1] - order[i - 2]):
+            out.append((order[start], order[i - 1]))
+            start = i
+    return out
+
+
+class FrameReader:
+    """RGB frames of a video's first stream by index; :meth:`scan` must run once first to learn the timestamps."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.pts: list[int] = []
+        self.frame_bytes = 0
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.pts)
+
+    def _open(self) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
+        container = av.open(str(self.path))
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        return container, stream
+
+    def scan(self) -> Iterator[np.ndarray]:
+        """Every frame in display order, recording its timestamp."""
+        self.pts = []
+        try:
+            container, stream = self._open()
+            with container:
+                for frame in container.decode(stream):
+                    if frame.pts is None or self.pts and frame.pts <= self.pts[-1]:
+                        raise InputError(self.path, "video frames lack increasing timestamps (remux it to mp4 or mkv)")
+                    self.pts.append(frame.pts)
+                    rgb = frame.to_ndarray(format="rgb24")
+                    self.frame_bytes = rgb.nbytes
+                    yield rgb
+        except av.error.FFmpegError as exc:
+            raise InputError(self.path, f"video cannot be decoded ({type(exc).__name__})") from None
+
+    def frames(self, order: np.ndarray) -> Iterator[np.ndarray]:
+        """The frames at the indices ``order``, in that order."""
+        if not self.pts:
+            raise RuntimeError("scan() the video before reading frames by index")
+        per_block = max(4, BLOCK_BYTES // self.frame_bytes)
+        try:
+            for first, last in runs(np.asarray(order)):
+                if last >= first:
+                    yield from self._forward(first, last)
+                    continue
+                for hi in range(first, last - 1, -per_block):
+                    lo = max(last, hi - per_block + 1)
+                    yield from reversed(list(self._forward(lo, hi)))
+        except av.error.FFmpegError as exc:
+            raise InputError(self.path, f"video cannot be decoded ({type(exc).__name__})") from None
+
+    def _forward(self, first: int, last: int) -> Iterator[np.ndarray]:
+        """Frames ``first``..``last`` (inclusive): seek to a keyframe before ``first``, then decode on.
+
+        A seek that lands past the frame wanted next (as in MPEG program streams) is retried further back, down to
+        decoding from the start, so the frames always match the first pass.
+        """
+        back = 0
+        while True:
+            container, stream = self._open()
+            with container:
+                target = self.pts[first] - back
+                if target > self.pts[0]:
+                    container.seek(target, stream=stream, backward=True)
+                for frame in container.decode(stream):
+                    index = bisect.bisect_left(self.pts, frame.pts)
+                    if index == len(self.pts) or self.pts[index] != frame.pts or index < first:
+                        continue  # before the frames wanted, or one the first pass did not see
+                    if index > first:
+                        break
+                    yield frame.to_ndarray(format="rgb24")
+                    if first == last:
+                        return
+                    first += 1
+            if target <= self.pts[0]:
+                raise InputError(self.path, f"frame {first} cannot be found again (the video decodes differently)")
+            back = 2 * back + int(1 / stream.time_base)
