@@ -1,0 +1,219 @@
+"""The dub renderer: re-syncs the mouth of a real video to new lip motion, leaving the rest of each frame untouched.
+
+Per shot, one frame with a closed mouth, open eyes and a typical pose is the *reference*. Every frame's lower face
+is the reference's lower face, rigged (:class:`FaceRig`) to the new lip channels, posed by a 3D similarity fitted
+to the frame's steady landmarks, mesh-warped onto the frame's own face outline, given a painted mouth interior,
+colour-matched on the blend ring and feathered in at working resolution. Outside the mask the pixels stay as decoded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+from talkinghead.face import regions
+from talkinghead.face.align import similarity
+from talkinghead.face.normalize import STABLE
+from talkinghead.face.pose import head_pose
+from talkinghead.eval.flicker import BoundaryFlicker
+from talkinghead.face.smooth import smooth_track
+from talkinghead.io.playback import FrameReader
+from talkinghead.motion.motion import Motion
+from talkinghead.render.mouth import MouthColors, MouthPainter
+from talkinghead.render.paste import Window, color_correction, feathered_mask, paste
+from talkinghead.render.piecewise_affine import PiecewiseAffineWarp
+from talkinghead.render.rig import FaceRig, RigConfig, smoothstep
+from talkinghead.render.topology import background_ring, face_triangles, with_mouth_center
+
+# the lower face, from the right cheek (image left) round the chin to the left cheek, then across the nose base
+LOWER_FACE = regions.FACE_OVAL[10:27] + [98, 2, 327]
+CHIN_ARC = set(regions.FACE_OVAL[13:24])
+
+
+@dataclass
+class DubRenderConfig:
+    """How the new mouth is cut in (lengths in eye distances: the outer eye corners' distance)."""
+
+    work_size: int = 512  # the face region is processed at most this many pixels across
+    feather: float = 0.08  # Gaussian width of the blend ring
+    chin_margin: float = 0.3  # the mask reaches this far below the chin, to cover the old and the new jaw
+    cheek_inset: float = 0.12  # the mask's sides sit this fraction of the way in from the face outline
+    max_yaw: float = 40.0  # faces turned further than this (degrees) pass through untouched
+    fade_s: float = 0.2  # the dub fades in and out over this long around frames it leaves alone
+    window: float = 3.0  # side of the working window
+    mouth_scale: float = 1.0  # lip motion amplitude relative to the speaker's own
+    rig: RigConfig = field(default_factory=RigConfig)
+
+
+def similarity3d(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Least-squares scale, rotation and translation taking 3D points ``src`` onto ``dst`` (Umeyama)."""
+    ms, md = src.mean(0), dst.mean(0)
+    a, b = src - ms, dst - md
+    u, s, vt = np.linalg.svd(b.T @ a / len(src))
+    d = np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))])
+    rot = u @ d @ vt
+    scale = float(np.trace(np.diag(s) @ d) / (a ** 2).sum(1).mean())
+    return scale, rot, md - scale * rot @ ms
+
+
+@dataclass
+class DubPlan:
+    """What pass one learns from a source video: steady landmarks, shots, references, windows and blend weights."""
+
+    fps: float
+    landmarks: np.ndarray  # (T, 478, 3) smoothed, source pixels, NaN outside the shots
+    raw: np.ndarray  # (T, 478, 3) as tracked
+    shot_of: np.ndarray  # (T,) shot index, -1 where the face was lost
+    references: list[int]  # per shot, the reference frame
+    weight: np.ndarray  # (T,) 0..1: how much of the dub a frame gets
+    side: int  # working window side in source pixels
+    scale: float  # working resolution / source resolution
+
+    @classmethod
+    def from_track(cls, landmarks: np.ndarray, fps: float, config: DubRenderConfig) -> "DubPlan":
+        """Plan the dub of a tracked video ((T, 478, 3) landmarks, NaN where the face was lost)."""
+        smooth, shot_of = smooth_track(landmarks, fps)
+        found = shot_of >= 0
+        yaw = np.full(len(landmarks), np.inf)
+        for i in np.flatnonzero(found):
+            yaw[i] = head_pose(smooth[i])[0]
+        facing = smoothstep(config.max_yaw, config.max_yaw - 10, np.abs(yaw)) * found
+        fade = max(1, int(round(config.fade_s * fps / 2)))
+        weight = uniform_filter1d(minimum_filter1d(facing, 2 * fade + 1, mode="nearest"), 2 * fade + 1, mode="nearest")
+        weight[~found] = 0
+        references = [choose_reference(landmarks, np.flatnonzero(shot_of == k)) for k in range(shot_of.max() + 1)]
+        eye = regions.eye_distance(smooth[found]) if found.any() else np.array([64.0])
+        side = int(np.ceil(config.window * np.percentile(eye, 95)))
+        return cls(fps, smooth, landmarks, shot_of, references, weight, side, min(1.0, config.work_size / side))
+
+    def window(self, i: int) -> Window:
+        """The working window of frame ``i``: centred a little below the mouth."""
+        lms = self.landmarks[i]
+        centre = lms[regions.LIPS_OUTER, :2].mean(0) + [0, 0.15 * regions.eye_distance(lms)]
+        x0, y0 = np.round(centre - self.side / 2).astype(int)
+        return Window(int(x0), int(y0), self.side, self.scale)
+
+
+def choose_reference(landmarks: np.ndarray, frames: np.ndarray) -> int:
+    """The frame of ``frames`` with the most closed, relaxed mouth among those with open eyes and a typical pose.
+
+    Relaxed: neither rounded nor spread, i.e. the mouth as wide as it usually is.
+    """
+    lms = landmarks[frames]
+    pose = np.stack([head_pose(f)[:3] for f in lms])
+    eyes = regions.eye_opening(lms).mean(-1)
+    typical = (np.abs(pose - np.median(pose, 0)) < np.maximum(2.5 * pose.std(0), 3.0)).all(1)
+    typical &= eyes >= 0.8 * np.median(eyes)
+    if not typical.any():
+        typical[:] = True
+    width = regions.mouth_width(lms)
+    score = (regions.mouth_opening(lms) + np.abs(width - np.median(width))
+             + 0.002 * np.abs(pose - np.median(pose, 0)).sum(1))
+    return int(frames[np.flatnonzero(typical)[np.argmin(score[typical])]])
+
+
+def speaker_jaw(landmarks: np.ndarray, motion: Motion, default: float) -> float:
+    """The rig's jaw travel (eye distances at jaw_open = 1) that opens the mouth as far as the speaker does.
+
+    The 90th percentiles of the source's lip gap and of the motion's jaw opening are matched; a source that hardly
+    opens its mouth (not speaking) keeps ``default``.
+    """
+    opening = np.nanpercentile(regions.mouth_opening(landmarks), 90) if np.isfinite(landmarks).any() else 0.0
+    if not opening >= 0.05:
+        return default
+    jaw = max(float(np.percentile(motion["jaw_open"], 90)), 0.3)
+    return float(np.clip(opening / jaw, 0.5 * default, 1.2 * default))
+
+
+class Reference:
+    """One shot's reference frame cut at working resolution, rigged, with its mesh and mouth colours."""
+
+    def __init__(self, image: np.ndarray, landmarks: np.ndarray, window: Window, config: DubRenderConfig) -> None:
+        self.crop = window.crop(image)
+        lms = window.to_crop(landmarks)
+        self.rig = FaceRig(lms, config.rig)
+        self.face = with_mouth_center(lms)[:, :2]
+        self.anchors, ring = background_ring(self.face, window.size, window.size)
+        self.warp = PiecewiseAffineWarp(np.concatenate([face_triangles(), ring]), window.size, window.size)
+        self.painter = MouthPainter(MouthColors.sample(self.crop, lms), self.rig.scale)
+        local = self.rig.local
+        # below the nose the reference's rigged shape replaces the frame's own, fading in down to the upper lip
+        self.follow = smoothstep(local[2, 1], local[0, 1], local[:, 1])[:, None]
+        # mask outline offsets in the face frame: sides drawn in, the chin pushed down
+        outline = local[LOWER_FACE]
+        cx = local[regions.LIPS_INNER, 0].mean()
+        chin = np.array([i in CHIN_ARC for i in LOWER_FACE], float)
+        self.outline_offset = np.zeros_like(outline)
+        self.outline_offset[:len(LOWER_FACE) - 3, 0] = -(outline[:-3, 0] - cx) * config.cheek_inset
+        self.outline_offset[:, 1] = config.chin_margin * chin
+
+
+class DubRenderer:
+    """``render(plan, reader, motion, order)`` yields the source frames in ``order`` with the mouth following ``motion``."""
+
+    name = "dub"
+
+    def __init__(self, config: DubRenderConfig | None = None) -> None:
+        self.config = config or DubRenderConfig()
+
+    def references(self, plan: DubPlan, reader: FrameReader, motion: Motion) -> list[Reference]:
+        """Decode every shot's reference frame and rig it to open the mouth as far as the speaker does."""
+        c = self.config
+        jaw = c.mouth_scale * speaker_jaw(plan.raw, motion, c.rig.jaw)
+        config = dataclasses.replace(c, rig=dataclasses.replace(c.rig, jaw=jaw))
+        frames = np.sort(plan.references)
+        images = dict(zip(frames.tolist(), reader.frames(frames)))
+        return [Reference(images[i], plan.raw[i], plan.window(i), config) for i in plan.references]
+
+    def render(self, plan: DubPlan, reader: FrameReader, motion: Motion, order: np.ndarray) -> Iterator[np.ndarray]:
+        """One frame per entry of ``order`` (source frame indices), streamed; ``motion`` frame j drives output j.
+
+        The blend ring's flicker, against the source's own there, accumulates in :attr:`flicker` on the way.
+        """
+        refs = self.references(plan, reader, motion)
+        self.flicker = BoundaryFlicker()
+        previous = None  # (source index, source frame, output frame)
+        for j, (i, frame) in enumerate(zip(order, reader.frames(order))):
+            i = int(i)
+            source = frame.copy()
+            if plan.weight[i] > 0:
+                box, mask = self.dub_frame(frame, plan, i, refs[plan.shot_of[i]], motion.frame(j))
+                if previous is not None and abs(previous[0] - i) == 1:
+                    self.flicker.add((previous[2], frame), (previous[1], source), box, mask)
+            previous = i, source, frame
+            yield frame
+    def geometry(self, ref: Reference, lms: np.ndarray, values: dict[str, float]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """In the frame's crop pixels: target landmarks (479, 3), the face frame's axes there (3x3, scaled) and the
+        2x3 transform that carries the reference's background ring along."""
+        own = with_mouth_center(lms)
+        scale, rot, shift = similarity3d(ref.rig.local[STABLE], own[STABLE])
+        rigged = scale * ref.rig.local_shape(values) @ rot.T + shift
+        target = own + ref.follow * (rigged - own)
+        return target, scale * rot, similarity(ref.face[STABLE], target[STABLE, :2])
+
+    def dub_frame(self, frame: np.ndarray, plan: DubPlan, i: int, ref: Reference,
+                  values: dict[str, float]) -> tuple[tuple[int, int, int, int], np.ndarray]:
+        """Replace source frame ``i``'s lower face, in place, by the reference's moving as ``values`` say.
+
+        Returns the box of the frame that was worked on and the blend mask over it.
+        """
+        c = self.config
+        window = plan.window(i)
+        lms = window.to_crop(plan.landmarks[i])
+        target, axes, ring_map = self.geometry(ref, lms, values)
+        anchors = ref.anchors @ ring_map[:, :2].T + ring_map[:, 2]
+        patch = ref.warp.warp(ref.crop, np.concatenate([ref.face, ref.anchors]),
+                              np.concatenate([target[:, :2], anchors]))
+        ref.painter.paint(patch, target[:, :2])
+        offset = (ref.outline_offset @ axes.T)[:, :2]
+        outlines = [target[LOWER_FACE, :2] + offset, lms[LOWER_FACE, :2] + offset]
+        scale = regions.eye_distance(target)
+        mask = feathered_mask(window.size, outlines, c.feather * scale) * np.float32(plan.weight[i])
+        crop = window.crop(frame)
+        patch = patch + color_correction(crop, patch, mask, 0.5 * scale)
+        return paste(frame, window, patch, mask)

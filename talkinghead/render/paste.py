@@ -1,0 +1,105 @@
+"""Face regions cut from a frame at working resolution and pasted back: feathered, colour-matched, exact elsewhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+COLOR_DOWNSAMPLE = 4  # the colour correction field is estimated at this fraction of the working resolution
+
+
+@dataclass(frozen=True)
+class Window:
+    """A square of ``side`` source pixels at integer ``x0``, ``y0``, processed at ``scale`` (<= 1)."""
+
+    x0: int
+    y0: int
+    side: int
+    scale: float
+
+    @property
+    def size(self) -> int:
+        """Side of the working-resolution crop."""
+        return max(2, int(round(self.side * self.scale)))
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """2x3 affine from source pixels to crop pixels."""
+        k = self.size / self.side
+        return np.array([[k, 0, -k * self.x0], [0, k, -k * self.y0]])
+
+    def to_crop(self, points: np.ndarray) -> np.ndarray:
+        """(N, 2+) source-pixel points in crop pixels (z scaled alike)."""
+        k = self.size / self.side
+        out = np.array(points, np.float64) * k
+        out[:, 0] -= k * self.x0
+        out[:, 1] -= k * self.y0
+        return out
+
+    def crop(self, frame: np.ndarray) -> np.ndarray:
+        """The window of ``frame`` at working resolution (borders replicated; an exact copy at scale 1)."""
+        flags = cv2.INTER_AREA if self.size < self.side else cv2.INTER_NEAREST
+        if self.size < self.side:
+            return cv2.resize(_cut(frame, self.x0, self.y0, self.side), (self.size, self.size), interpolation=flags)
+        return _cut(frame, self.x0, self.y0, self.side)
+
+
+def _cut(frame: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
+    """``frame[y0:y0+side, x0:x0+side]``, replicating the border where the square leaves the frame."""
+    h, w = frame.shape[:2]
+    pad = max(0, -x0, -y0, x0 + side - w, y0 + side - h)
+    if pad:
+        frame = cv2.copyMakeBorder(frame, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    return frame[y0 + pad:y0 + pad + side, x0 + pad:x0 + pad + side]
+
+
+def feathered_mask(size: int, polygons: list[np.ndarray], sigma: float) -> np.ndarray:
+    """The union of ``polygons`` (crop pixels) as a float32 mask in 0..1, its edge blurred by ``sigma`` pixels."""
+    mask = np.zeros((size, size), np.float32)
+    for poly in polygons:
+        cv2.fillPoly(mask, [np.round(poly[:, :2] * 4).astype(np.int32)], 1.0, cv2.LINE_AA, shift=2)
+    return cv2.GaussianBlur(mask, (0, 0), max(sigma, 0.5))
+
+
+def color_correction(target: np.ndarray, patch: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
+    """A smooth (H, W, 3) offset that brings ``patch`` to the colours of ``target`` where they meet.
+
+    The difference is taken on the blend ring (0.05 < mask < 0.95), where both should show the same skin, and spread
+    over the whole mask by normalised convolution with a Gaussian of ``sigma`` pixels, at reduced resolution.
+    """
+    size = mask.shape[0]
+    small = max(4, size // COLOR_DOWNSAMPLE)
+    shrink = lambda a: cv2.resize(a, (small, small), interpolation=cv2.INTER_AREA)  # noqa: E731
+    ring = shrink(((mask > 0.05) & (mask < 0.95)).astype(np.float32))
+    diff = shrink(target.astype(np.float32)) - shrink(patch.astype(np.float32))
+    s = max(sigma * small / size, 0.5)
+    weight = cv2.GaussianBlur(ring, (0, 0), s)
+    if ring.sum() < 1:
+        return np.zeros(target.shape, np.float32)
+    overall = (diff * ring[..., None]).sum((0, 1)) / ring.sum()
+    eps = 1e-2
+    field = (cv2.GaussianBlur(diff * ring[..., None], (0, 0), s) + eps * overall) / (weight + eps)[..., None]
+    return cv2.resize(field, (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+def paste(frame: np.ndarray, window: Window, crop: np.ndarray, mask: np.ndarray) -> tuple[tuple[int, int, int, int],
+                                                                                       np.ndarray]:
+    """Blend ``crop`` (working resolution) into ``frame`` in place through ``mask``; where it is 0, pixels stay.
+
+    Returns the box (x0, y0, x1, y1) of the frame that the window covers and the mask over it at source resolution.
+    """
+    side = window.side
+    if window.size != side:
+        crop = cv2.resize(crop, (side, side), interpolation=cv2.INTER_CUBIC)
+        mask = cv2.resize(mask, (side, side), interpolation=cv2.INTER_LINEAR)
+    h, w = frame.shape[:2]
+    x0, y0 = min(max(window.x0, 0), w), min(max(window.y0, 0), h)
+    x1, y1 = max(min(window.x0 + side, w), x0), max(min(window.y0 + side, h), y0)
+    m = mask[y0 - window.y0:y1 - window.y0, x0 - window.x0:x1 - window.x0]
+    c = crop[y0 - window.y0:y1 - window.y0, x0 - window.x0:x1 - window.x0].astype(np.float32)
+    roi = frame[y0:y1, x0:x1]
+    blended = np.clip(np.round(roi + m[..., None] * (c - roi)), 0, 255)
+    frame[y0:y1, x0:x1] = np.where(m[..., None] > 1 / 512, blended, roi).astype(np.uint8)
+    return (x0, y0, x1, y1), m
