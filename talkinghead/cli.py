@@ -15,7 +15,7 @@ from typing import Iterable
 from talkinghead import __version__, config as cfg
 from talkinghead.errors import InputError
 from talkinghead.eval.evaluate import EvalConfig
-from talkinghead.pipeline import AnimateConfig, MotionConfig
+from talkinghead.pipeline import AnimateConfig, DubConfig, MotionConfig
 
 
 def _progress(quiet: bool, label: str, unit: str = "frame"):
@@ -76,6 +76,17 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output .mp4")
     p.add_argument("--motion", metavar="FILE", help="render this motion file (JSON/CSV) instead of computing one")
     cfg.add_arguments(p, AnimateConfig)
+    _common(p)
+
+    p = sub.add_parser("dub", help="video + new speech -> the same video, mouth re-synced (mp4)",
+                       description="Re-sync the mouth of a video to new speech; head motion, blinks and expressions "
+                                   "stay the source's, and everything outside the mouth region is left as it was. "
+                                   "Shorter speech leaves the rest with a closed mouth (or --trim); longer speech "
+                                   "plays the video forward and backward (or --loop).")
+    p.add_argument("--video", required=True, help="video of the person (mp4, mov, mkv, webm, mpg)")
+    p.add_argument("--audio", required=True, help="the new speech (wav, mp3, m4a, flac, ogg, or a video's audio track)")
+    p.add_argument("-o", "--output", required=True, help="output .mp4")
+    cfg.add_arguments(p, DubConfig)
     _common(p)
 
     p = sub.add_parser("motion", help="speech -> motion file (JSON or CSV), mouth cues, ARKit blendshapes",
@@ -150,6 +161,10 @@ def run(args: argparse.Namespace) -> dict:
         config = cfg.build(getattr(module, config_name), args.config, args)
         return getattr(module, function)(args.data, args.output, config,
                                          _progress(args.quiet, f"train {args.model}", "step"))
+    if args.command == "dub":
+        config = cfg.build(DubConfig, args.config, args)
+        return pipeline.dub(args.video, args.audio, args.output, config,
+                            lambda stage: _progress(args.quiet, stage))
     if args.command == "animate":
         config = cfg.build(AnimateConfig, args.config, args)
         motion = Motion.load(args.motion) if args.motion else None

@@ -15,6 +15,8 @@ from talkinghead.audio.features import AudioFeatures
 from talkinghead.config import option
 from talkinghead.errors import InputError
 from talkinghead.face.portrait import Portrait, load_portrait
+from talkinghead.face.track import FaceTrack
+from talkinghead.io.playback import FrameReader
 from talkinghead.io.video import Mp4Writer, atomic_output, source_audio
 from talkinghead.motion import registry
 from talkinghead.motion.motion import Motion
@@ -52,8 +54,26 @@ class AnimateConfig(MotionConfig):
     crf: int = option(20, "H.264 quality (lower is better, 18-28 typical)")
 
 
+@dataclass
+class DubConfig:
+    """How a video's mouth is re-synced to new speech."""
+
+    transcript: str | None = option(None, "what is said, for forced alignment of the phones (English)", metavar="TEXT")
+    lips: str = option("phonetic", "lip motion generator")
+    mouth_scale: float = option(1.0, "lip motion amplitude relative to the speaker's own in the video")
+    trim: bool = option(False, "end the video with the speech when the speech is shorter")
+    loop: bool = option(False, "cover longer speech by looping the video instead of playing it back and forth")
+    face_index: int = option(0, "which face to dub when there are several (0 = largest)")
+    work_size: int = option(512, "the face region is processed at most this many pixels across")
+    crf: int = option(20, "H.264 quality (lower is better, 18-28 typical)")
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
+
+
 RANGES = {"fps": (1, 120), "head_motion": (0, 5), "blink_rate": (0, 120), "expression": (0, 5),
-          "size": (64, 4096), "face_index": (0, 99), "crf": (0, 51)}
+          "size": (64, 4096), "face_index": (0, 99), "crf": (0, 51), "mouth_scale": (0, 3), "work_size": (64, 2048)}
+MAX_VIDEO_SIDE = 4096
 
 
 def check_ranges(config: object) -> None:
@@ -64,11 +84,15 @@ def check_ranges(config: object) -> None:
             raise InputError(None, f"--{name.replace('_', '-')} {value} is outside {low}..{high}")
 
 
-def generate_motion(features: AudioFeatures, config: MotionConfig) -> Motion:
-    """Run the lips, expression, pose and gaze generators and merge their channels."""
-    settings = {"seed": config.seed, "strength": config.head_motion, "blink_rate": config.blink_rate,
-                "expression": config.expression}
-    names = {"lips": config.lips, "expression": config.expression_model, "pose": config.pose, "gaze": config.gaze}
+# generator kind -> config field naming it; generator setting -> config field holding it
+GENERATOR_FIELDS = {"lips": "lips", "expression": "expression_model", "pose": "pose", "gaze": "gaze"}
+SETTING_FIELDS = {"seed": "seed", "strength": "head_motion", "blink_rate": "blink_rate", "expression": "expression"}
+
+
+def generate_motion(features: AudioFeatures, config: object, kinds: tuple[str, ...] = registry.KINDS) -> Motion:
+    """Run the generators of ``kinds`` named by ``config`` and merge their channels."""
+    settings = {k: getattr(config, f) for k, f in SETTING_FIELDS.items() if hasattr(config, f)}
+    names = {kind: getattr(config, GENERATOR_FIELDS[kind]) for kind in kinds}
     channels: dict[str, np.ndarray] = {}
     meta: dict = {}
     for kind, name in names.items():
@@ -133,3 +157,65 @@ def animate(image: str | Path, audio: str | Path, output: str | Path, config: An
     return {"output": str(output), "frames": frames, "fps": motion.fps, "seconds": round(frames / motion.fps, 3),
             "audio_seconds": round(speech.duration, 3), "width": portrait.size[0], "height": portrait.size[1],
             "wall_seconds": round(wall, 3), "real_time_factor": round(wall / max(speech.duration, 1e-9), 3)}
+
+
+def _track(reader: FrameReader, fps: float, duration: float, face_index: int, progress: Progress | None) -> FaceTrack:
+    """Pass one over the source video: every frame tracked, every timestamp recorded."""
+    from talkinghead.face.track import Tracker
+
+    frames = reader.scan()
+    if progress:
+        frames = progress(frames, int(round(fps * duration)))
+    with Tracker(fps, face_index) as tracker:
+        for rgb in frames:
+            tracker.add(rgb)
+    return tracker.track()
+
+
+def dub(video: str | Path, audio: str | Path, output: str | Path, config: DubConfig | None = None,
+        progress: Callable[[str], Progress | None] | None = None) -> dict:
+    """Video of a person + new speech -> the same video with the mouth following the speech; returns a summary.
+
+    ``progress(stage)`` may give a progress wrapper for each stage: "track" (pass one), then "dub".
+    """
+    from talkinghead.io.playback import frame_order
+    from talkinghead.io.video import video_info
+    from talkinghead.render.dub import DubPlan, DubRenderConfig, DubRenderer
+
+    config = config or DubConfig()
+    check_output(output)
+    start = time.perf_counter()
+    fps, width, height, duration = video_info(video)
+    if max(width, height) > MAX_VIDEO_SIDE:
+        raise InputError(video, f"video too large ({width}x{height}); at most {MAX_VIDEO_SIDE} px on a side")
+    if min(width, height) < 64:
+        raise InputError(video, f"video too small ({width}x{height}); need at least 64x64")
+    speech = load_audio(audio)
+    reader = FrameReader(video)
+    track = _track(reader, fps, duration, config.face_index, progress("track") if progress else None)
+    if reader.n_frames < 2:
+        raise InputError(video, "is a still picture, not a video (use talkinghead animate)")
+    if not track.found.any():
+        raise InputError(video, "no face found in any frame")
+    render_config = DubRenderConfig(work_size=config.work_size, mouth_scale=config.mouth_scale)
+    plan = DubPlan.from_track(track.landmarks, fps, render_config)
+    lips = generate_motion(AudioFeatures(speech, fps, config.transcript), config, ("lips",))
+    n_out = lips.n_frames if config.trim or lips.n_frames > reader.n_frames else reader.n_frames
+    order = frame_order(reader.n_frames, n_out, "loop" if config.loop else "pingpong")
+    renderer = DubRenderer(render_config)
+    frames = renderer.render(plan, reader, lips.resized(n_out), order)
+    wrap = progress and progress("dub")
+    if wrap:
+        frames = wrap(frames, n_out)
+    w, h = width // 2 * 2, height // 2 * 2
+    chunks, rate, channels = source_audio(audio)
+    with atomic_output(output) as tmp:
+        with Mp4Writer(tmp, w, h, fps, crf=config.crf, audio_rate=rate, audio_channels=channels) as writer:
+            for frame in frames:
+                writer.write(frame[:h, :w])
+            writer.add_audio(chunks, max_seconds=n_out / fps, pad=True)
+    wall = time.perf_counter() - start
+    return {"output": str(output), "frames": n_out, "fps": fps, "seconds": round(n_out / fps, 3),
+            "audio_seconds": round(speech.duration, 3), "source_frames": reader.n_frames, "width": w, "height": h,
+            "shots": len(plan.references), "dubbed_share": round(float((plan.weight[order] > 0).mean()), 3), **renderer.flicker.metrics(),
+            "wall_seconds": round(wall, 3), "real_time_factor": round(wall * fps / n_out, 3)}

@@ -6,6 +6,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from fractions import Fraction
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -107,11 +108,17 @@ class Mp4Writer:
             self.container.mux(packet)
         self.frames += 1
 
-    def add_audio(self, chunks: Iterable[np.ndarray], max_seconds: float | None = None) -> None:
-        """Encode planar float chunks (channels, n) at the writer's audio rate, cut at ``max_seconds``."""
+    def add_audio(self, chunks: Iterable[np.ndarray], max_seconds: float | None = None, pad: bool = False) -> None:
+        """Encode planar float chunks (channels, n) at the writer's audio rate, cut at ``max_seconds``.
+
+        ``pad``: when the chunks end sooner, silence fills the track up to ``max_seconds``.
+        """
         stream = self.audio
         rate, layout = stream.rate, stream.layout.name
         limit = int(round(max_seconds * rate)) if max_seconds is not None else None
+        if pad and limit is not None:
+            silence = np.zeros((len(stream.layout.channels), rate), np.float32)
+            chunks = chain(chunks, repeat(silence, limit // rate + 1))
         pts = 0
         for block in chunks:
             if limit is not None:

@@ -69,6 +69,12 @@ class Motion:
             merged[name] = np.clip(np.asarray(values, np.float32), c.low, c.high)
         return Motion(self.fps, merged, dict(self.meta))
 
+    def resized(self, n_frames: int) -> "Motion":
+        """A copy cut to ``n_frames``, or extended to it with every channel at rest."""
+        return Motion(self.fps, {name: np.pad(v[:n_frames], (0, max(0, n_frames - len(v))),
+                                              constant_values=CHANNELS[name].neutral)
+                                 for name, v in self.channels.items()}, dict(self.meta))
+
     def scaled(self, names: tuple[str, ...], factor: float) -> "Motion":
         """A copy with ``names`` scaled about their neutral values."""
         return self.update(**{n: CHANNELS[n].neutral + factor * (self[n] - CHANNELS[n].neutral) for n in names})
