@@ -13,4 +13,11 @@ def animate(*args, **kwargs):
     return _animate(*args, **kwargs)
 
 
-__all__ = ["InputError", "Motion", "animate", "__version__"]
+def dub(*args, **kwargs):
+    """Video + new speech -> the same video with the mouth re-synced; see :func:`talkinghead.pipeline.dub`."""
+    from talkinghead.pipeline import dub as _dub
+
+    return _dub(*args, **kwargs)
+
+
+__all__ = ["InputError", "Motion", "animate", "dub", "__version__"]

@@ -193,8 +193,6 @@ def dub(video: str | Path, audio: str | Path, output: str | Path, config: DubCon
     speech = load_audio(audio)
     reader = FrameReader(video)
     track = _track(reader, fps, duration, config.face_index, progress("track") if progress else None)
-    if reader.n_frames < 2:
-        raise InputError(video, "is a still picture, not a video (use talkinghead animate)")
     if not track.found.any():
         raise InputError(video, "no face found in any frame")
     render_config = DubRenderConfig(work_size=config.work_size, mouth_scale=config.mouth_scale)

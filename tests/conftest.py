@@ -84,6 +84,24 @@ def run_cli(*argv: object) -> CliRun:
     return CliRun(code, stdout, stderr, args)
 
 
+def visible_lines(text: str) -> list[str]:
+    """The lines a terminal shows for ``text``: each carriage return starts its line over, cleared lines vanish."""
+    shown = [line.rsplit("\r", 1)[-1] for line in text.split("\n")]
+    return [line for line in shown if line.strip()]
+
+
+def assert_fails_cleanly(run: CliRun, culprit: Path, out: Path) -> str:
+    """Non-zero exit, one stderr line naming ``culprit``, no traceback, an output folder left empty."""
+    assert run.code != 0
+    lines = visible_lines(run.stderr)
+    assert len(lines) == 1, f"expected one line on stderr, got:\n{run.stderr}"
+    assert lines[0].startswith("talkinghead: error:"), lines[0]
+    assert str(culprit) in lines[0], f"{lines[0]!r} does not name {culprit}"
+    assert "Traceback" not in run.stderr
+    assert not out.exists() or sorted(out.iterdir()) == [], f"left behind: {sorted(out.iterdir())}"
+    return lines[0]
+
+
 def write_wav(path: Path, samples: np.ndarray, rate: int = 16000) -> Path:
     """16-bit mono wav of float samples in [-1, 1]."""
     pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)

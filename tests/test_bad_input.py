@@ -11,7 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import DATA, GRID_CLIP, PHOTO, CliRun, assert_plays, need, read_rgb, run_cli, save_rgb, write_wav
+from conftest import (DATA, GRID_CLIP, PHOTO, CliRun, assert_fails_cleanly, assert_plays, need, read_rgb, run_cli,
+                      save_rgb, write_wav)
 
 pytestmark = pytest.mark.slow
 DALI = DATA / "makeittalk" / "dali.jpg"  # black-and-white photo
@@ -25,18 +26,6 @@ def folders(tmp_path) -> tuple[Path, Path]:
     (tmp_path / "in").mkdir()
     (tmp_path / "out").mkdir()
     return tmp_path / "in", tmp_path / "out"
-
-
-def assert_fails_cleanly(run: CliRun, culprit: Path, out: Path) -> str:
-    """Non-zero exit, one stderr line naming ``culprit``, no traceback, an output folder left empty."""
-    assert run.code != 0
-    lines = run.stderr.splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got:\n{run.stderr}"
-    assert lines[0].startswith("talkinghead: error:"), lines[0]
-    assert str(culprit) in lines[0], f"{lines[0]!r} does not name {culprit}"
-    assert "Traceback" not in run.stderr
-    assert not out.exists() or sorted(out.iterdir()) == [], f"left behind: {sorted(out.iterdir())}"
-    return lines[0]
 
 
 def animate(image: Path, audio: Path, output: Path, *options: object) -> CliRun:

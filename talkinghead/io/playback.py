@@ -16,6 +16,9 @@ import numpy as np
 from talkinghead.errors import InputError
 
 BLOCK_BYTES = 256 * 2**20  # decoded frames held at once while playing backwards
+# MPEG program and transport streams seek by byte position: frames decoded after a seek can differ from the first
+# pass, so these are always decoded from the start
+UNSEEKABLE = {"mpeg", "mpegts", "mpegvideo"}
 
 
 def frame_order(n_source: int, n_out: int, mode: str = "pingpong") -> np.ndarray:
@@ -98,20 +101,24 @@ class FrameReader:
     def _forward(self, first: int, last: int) -> Iterator[np.ndarray]:
         """Frames ``first``..``last`` (inclusive): seek to a keyframe before ``first``, then decode on.
 
-        A seek that lands past the frame wanted next (as in MPEG program streams) is retried further back, down to
-        decoding from the start, so the frames always match the first pass.
+        Only frames from the first keyframe after the seek on count. A seek that lands past the frame wanted next
+        is retried further back, down to decoding from the start, so the frames always match the first pass.
         """
         back = 0
         while True:
             container, stream = self._open()
             with container:
-                target = self.pts[first] - back
+                target = self.pts[first] - back if container.format.name not in UNSEEKABLE else self.pts[0]
                 if target > self.pts[0]:
                     container.seek(target, stream=stream, backward=True)
+                key_pts = None  # frames before the first keyframe after a seek may miss their references
                 for frame in container.decode(stream):
+                    if key_pts is None and frame.key_frame:
+                        key_pts = frame.pts
                     index = bisect.bisect_left(self.pts, frame.pts)
-                    if index == len(self.pts) or self.pts[index] != frame.pts or index < first:
-                        continue  # before the frames wanted, or one the first pass did not see
+                    if key_pts is None or frame.pts < key_pts or index == len(self.pts) or self.pts[index] != frame.pts \
+                            or index < first:
+                        continue  # not decodable yet, before the frames wanted, or one the first pass did not see
                     if index > first:
                         break
                     yield frame.to_ndarray(format="rgb24")

@@ -18,12 +18,14 @@ from talkinghead.errors import InputError, existing_file
 
 
 def video_info(path: str | Path) -> tuple[float, int, int, float]:
-    """fps, width, height and duration (s) of the first video stream; InputError if there is none."""
+    """fps, width, height and duration (s) of the first video stream; InputError if there is none or it is a picture."""
     path = existing_file(path, "a video")
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise InputError(path, "has no video track")
+            if container.format.name == "image2" or container.format.name.endswith("_pipe"):
+                raise InputError(path, "is a still picture, not a video")
             s = container.streams.video[0]
             fps = float(s.average_rate or s.guessed_rate or 25)
             duration = float(s.duration * s.time_base) if s.duration else float(container.duration or 0) / av.time_base

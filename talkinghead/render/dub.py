@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 import numpy as np
-from scipy.ndimage import minimum_filter1d, uniform_filter1d
+from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
 
 from talkinghead.face import regions
 from talkinghead.face.align import similarity
@@ -85,7 +85,7 @@ class DubPlan:
         fade = max(1, int(round(config.fade_s * fps / 2)))
         weight = uniform_filter1d(minimum_filter1d(facing, 2 * fade + 1, mode="nearest"), 2 * fade + 1, mode="nearest")
         weight[~found] = 0
-        references = [choose_reference(landmarks, np.flatnonzero(shot_of == k)) for k in range(shot_of.max() + 1)]
+        references = [choose_reference(landmarks, np.flatnonzero(shot_of == k), fps) for k in range(shot_of.max() + 1)]
         eye = regions.eye_distance(smooth[found]) if found.any() else np.array([64.0])
         side = int(np.ceil(config.window * np.percentile(eye, 95)))
         return cls(fps, smooth, landmarks, shot_of, references, weight, side, min(1.0, config.work_size / side))
@@ -98,22 +98,26 @@ class DubPlan:
         return Window(int(x0), int(y0), self.side, self.scale)
 
 
-def choose_reference(landmarks: np.ndarray, frames: np.ndarray) -> int:
-    """The frame of ``frames`` with the most closed, relaxed mouth among those with open eyes and a typical pose.
+def choose_reference(landmarks: np.ndarray, frames: np.ndarray, fps: float) -> int:
+    """The frame of ``frames`` whose mouth is most closed and relaxed, among those with open eyes and a typical pose.
 
-    Relaxed: neither rounded nor spread, i.e. the mouth as wide as it usually is.
+    Closed and relaxed: shut for a while around the frame (a pause, not the instant of an m or b) and as wide as the
+    mouth usually is (neither rounded nor spread). Frames where the face was not tracked are not candidates.
     """
     lms = landmarks[frames]
-    pose = np.stack([head_pose(f)[:3] for f in lms])
+    tracked = np.isfinite(lms).all(axis=(1, 2))
+    pose = np.full((len(lms), 3), np.nan)
+    pose[tracked] = [head_pose(f)[:3] for f in lms[tracked]]
+    median = np.nanmedian(pose, 0)
     eyes = regions.eye_opening(lms).mean(-1)
-    typical = (np.abs(pose - np.median(pose, 0)) < np.maximum(2.5 * pose.std(0), 3.0)).all(1)
-    typical &= eyes >= 0.8 * np.median(eyes)
-    if not typical.any():
-        typical[:] = True
+    typical = tracked & (np.abs(pose - median) < np.maximum(2.5 * np.nanstd(pose, 0), 3.0)).all(1)
+    typical &= eyes >= 0.8 * np.nanmedian(eyes)
+    candidates = np.flatnonzero(typical) if typical.any() else np.flatnonzero(tracked)
+    opening = np.nan_to_num(regions.mouth_opening(lms), nan=1.0)
+    around = maximum_filter1d(opening, 2 * int(round(0.12 * fps)) + 1, mode="nearest")
     width = regions.mouth_width(lms)
-    score = (regions.mouth_opening(lms) + np.abs(width - np.median(width))
-             + 0.002 * np.abs(pose - np.median(pose, 0)).sum(1))
-    return int(frames[np.flatnonzero(typical)[np.argmin(score[typical])]])
+    score = around + np.abs(width - np.nanmedian(width)) + 0.002 * np.abs(pose - median).sum(1)
+    return int(frames[candidates[np.argmin(score[candidates])]])
 
 
 def speaker_jaw(landmarks: np.ndarray, motion: Motion, default: float) -> float:
