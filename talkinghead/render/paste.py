@@ -56,11 +56,19 @@ def _cut(frame: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
 
 
 def feathered_mask(size: int, polygons: list[np.ndarray], sigma: float) -> np.ndarray:
-    """The union of ``polygons`` (crop pixels) as a float32 mask in 0..1, its edge blurred by ``sigma`` pixels."""
-    mask = np.zeros((size, size), np.float32)
+    """The union of ``polygons`` (crop pixels) as a float32 mask in 0..1, its edge blurred by ``sigma`` pixels.
+
+    A wide blur is computed at reduced resolution and scaled back up: the mask is smooth, so nothing is lost.
+    """
+    step = max(1, int(sigma // 3))
+    small = -(-size // step)
+    mask = np.zeros((small, small), np.float32)
     for poly in polygons:
-        cv2.fillPoly(mask, [np.round(poly[:, :2] * 4).astype(np.int32)], 1.0, cv2.LINE_AA, shift=2)
-    return cv2.GaussianBlur(mask, (0, 0), max(sigma, 0.5))
+        cv2.fillPoly(mask, [np.round(poly[:, :2] * (4 / step)).astype(np.int32)], 1.0, cv2.LINE_AA, shift=2)
+    mask = cv2.GaussianBlur(mask, (0, 0), max(sigma / step, 0.5))
+    if step > 1:
+        mask = cv2.resize(mask, (small * step, small * step), interpolation=cv2.INTER_LINEAR)[:size, :size]
+    return mask
 
 
 def color_correction(target: np.ndarray, patch: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
@@ -73,7 +81,7 @@ def color_correction(target: np.ndarray, patch: np.ndarray, mask: np.ndarray, si
     small = max(4, size // COLOR_DOWNSAMPLE)
     shrink = lambda a: cv2.resize(a, (small, small), interpolation=cv2.INTER_AREA)  # noqa: E731
     ring = shrink(((mask > 0.05) & (mask < 0.95)).astype(np.float32))
-    diff = shrink(target.astype(np.float32)) - shrink(patch.astype(np.float32))
+    diff = shrink(target).astype(np.float32) - shrink(patch).astype(np.float32)
     s = max(sigma * small / size, 0.5)
     weight = cv2.GaussianBlur(ring, (0, 0), s)
     if ring.sum() < 1:
@@ -88,7 +96,8 @@ def paste(frame: np.ndarray, window: Window, crop: np.ndarray, mask: np.ndarray)
                                                                                        np.ndarray]:
     """Blend ``crop`` (working resolution) into ``frame`` in place through ``mask``; where it is 0, pixels stay.
 
-    Returns the box (x0, y0, x1, y1) of the frame that the window covers and the mask over it at source resolution.
+    Mask values too small to change a pixel count as 0. Returns the box (x0, y0, x1, y1) of the frame that the
+    window covers and the mask over it at source resolution.
     """
     side = window.side
     if window.size != side:
@@ -97,9 +106,12 @@ def paste(frame: np.ndarray, window: Window, crop: np.ndarray, mask: np.ndarray)
     h, w = frame.shape[:2]
     x0, y0 = min(max(window.x0, 0), w), min(max(window.y0, 0), h)
     x1, y1 = max(min(window.x0 + side, w), x0), max(min(window.y0 + side, h), y0)
-    m = mask[y0 - window.y0:y1 - window.y0, x0 - window.x0:x1 - window.x0]
-    c = crop[y0 - window.y0:y1 - window.y0, x0 - window.x0:x1 - window.x0].astype(np.float32)
-    roi = frame[y0:y1, x0:x1]
-    blended = np.clip(np.round(roi + m[..., None] * (c - roi)), 0, 255)
-    frame[y0:y1, x0:x1] = np.where(m[..., None] > 1 / 512, blended, roi).astype(np.uint8)
+    m = np.where(mask[y0 - window.y0:y1 - window.y0, x0 - window.x0:x1 - window.x0] > 1 / 512, mask[
+        y0 - window.y0:y1 - window.y0, x0 - window.x0:x1 - window.x0], 0).astype(np.float32)
+    rows, cols = np.flatnonzero(m.any(1)), np.flatnonzero(m.any(0))
+    if len(rows):
+        sub = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        c = np.clip(crop[y0 - window.y0:y1 - window.y0, x0 - window.x0:x1 - window.x0][sub], 0, 255).astype(np.uint8)
+        roi = frame[y0:y1, x0:x1][sub]
+        roi[:] = cv2.blendLinear(c, roi, m[sub], 1 - m[sub])
     return (x0, y0, x1, y1), m
