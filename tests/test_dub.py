@@ -298,3 +298,29 @@ def test_output_must_be_mp4(tmp_path):
     (tmp_path / "out").mkdir()
     output = tmp_path / "out" / "dub.avi"
     assert_fails_cleanly(dub(GRID_CLIP, GRID_CLIP, output), output, tmp_path / "out")
+
+
+# tracking ------------------------------------------------------------------------------------------------------------
+
+
+def test_following_tracker_agrees_with_whole_frame_tracking(grid_source_track):
+    need(GRID_CLIP)
+    from talkinghead.face.track import track_frames
+
+    with_window = track_frames(read_frames(GRID_CLIP), FPS, follow=True)
+    assert with_window.found.all()
+    error = np.linalg.norm(with_window.landmarks[..., :2] - grid_source_track.landmarks[..., :2], axis=-1).mean(-1)
+    assert np.median(error / regions.eye_distance(grid_source_track.landmarks)) < 0.03
+
+
+def test_a_cut_to_another_speaker_makes_two_shots(tmp_path):
+    """Two GRID speakers one after the other: each shot gets its own reference, and both mouths follow the speech."""
+    need(GRID_CLIP, OTHER_GRID)
+    video = write_video(tmp_path / "cut.mp4", list(read_frames(GRID_CLIP))[:50] + list(read_frames(OTHER_GRID))[:50])
+    output = tmp_path / "out.mp4"
+    run = dub(video, speech(tmp_path / "s.wav", 4.0), output, "--json", "--quiet")
+    assert run.code == 0, run.stderr
+    assert run.summary["shots"] == 2 and run.summary["dubbed_share"] > 0.9
+    plan = DubPlan.from_track(track_video(video).landmarks, FPS, DubRenderConfig())
+    assert (plan.shot_of[:50] == 0).all() and (plan.shot_of[50:] == 1).all()
+    assert plan.references[0] < 50 <= plan.references[1]  # each speaker's own closed mouth

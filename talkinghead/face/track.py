@@ -133,9 +133,10 @@ class Tracker:
         return FaceTrack(np.asarray(self.landmarks).reshape(-1, 478, 3), np.asarray(self.confidence), self.fps)
 
 
-def track_frames(frames: Iterable[np.ndarray], fps: float = 25.0, face_index: int = 0) -> FaceTrack:
-    """Track the ``face_index``-th largest face through RGB frames (tracking mode, one pass)."""
-    with Tracker(fps, face_index) as tracker:
+def track_frames(frames: Iterable[np.ndarray], fps: float = 25.0, face_index: int = 0,
+                 follow: bool = False) -> FaceTrack:
+    """Track the ``face_index``-th largest face through RGB frames (tracking mode, one pass; see :class:`Tracker`)."""
+    with Tracker(fps, face_index, follow) as tracker:
         for rgb in frames:
             tracker.add(rgb)
     return tracker.track()
