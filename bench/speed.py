@@ -58,17 +58,24 @@ def render_fps(size: int, frames: int = 100) -> float:
     return n / (time.perf_counter() - start)
 
 
-def run_animate(seconds: float, size: int, tmp: Path) -> dict:
-    """The whole `talkinghead animate` command in a fresh process: its JSON summary plus peak memory."""
-    audio = speech_of_length(seconds, tmp / f"speech_{seconds:g}.wav")
-    cmd = [sys.executable, "-c", RUN_WITH_PEAK, "animate", "--image", str(PORTRAIT), "--audio", str(audio),
-           "-o", str(tmp / "out.mp4"), "--size", str(size), "--json", "--quiet"]
+def run_command(*argv: str) -> dict:
+    """A `talkinghead` command in a fresh process: its JSON summary plus peak memory."""
+    cmd = [sys.executable, "-c", RUN_WITH_PEAK, *argv, "--json", "--quiet"]
     lines = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()
     return {**json.loads(lines[0]), **json.loads(lines[1])}
 
 
-def plot(rows: list[list], path: Path) -> None:
-    """Real-time factor and peak memory against audio length, one line per output size."""
+def run_animate(seconds: float, size: int, tmp: Path) -> dict:
+    """The whole `talkinghead animate` command in a fresh process: its JSON summary plus peak memory."""
+    audio = speech_of_length(seconds, tmp / f"speech_{seconds:g}.wav")
+    return run_command("animate", "--image", str(PORTRAIT), "--audio", str(audio), "-o", str(tmp / "out.mp4"),
+                       "--size", str(size))
+
+
+def plot(rows: list[list], path: Path, title: str = "talkinghead animate on 2 CPU cores",
+         series: str = "{} px") -> None:
+    """Real-time factor and peak memory against audio length, one line per output size (rows: seconds, size, frames,
+    wall, RTF, fps, peak MB; ``series`` formats the size for the legend)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -78,7 +85,7 @@ def plot(rows: list[list], path: Path) -> None:
     for size in sorted({r[1] for r in rows}):
         mine = [r for r in rows if r[1] == size]
         for ax, col in zip(axes, (4, 6)):
-            ax.plot([r[0] for r in mine], [r[col] for r in mine], "o-", label=f"{size} px")
+            ax.plot([r[0] for r in mine], [r[col] for r in mine], "o-", label=series.format(size))
     for ax, label in zip(axes, ("real-time factor (wall / audio)", "peak memory (MB)")):
         ax.set_xscale("log")
         ax.set_xlabel("audio length (s)")
@@ -86,7 +93,7 @@ def plot(rows: list[list], path: Path) -> None:
         ax.grid(alpha=0.3)
     axes[0].axhline(1.0, color="0.5", lw=0.8, ls=":")
     axes[0].legend(frameon=False)
-    fig.suptitle("talkinghead animate on 2 CPU cores")
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -34,13 +34,15 @@ def dub(video: Path, audio: Path, output: Path, *options: object):
     return run_cli("dub", "--video", video, "--audio", audio, "-o", output, *options)
 
 
-def write_video(path: Path, frames, fps: float = FPS, codec: str = "libx264", audio: Path | None = None) -> Path:
-    """Frames (and optionally the sound of ``audio``) written with PyAV, for unusual containers and codecs."""
+def write_video(path: Path, frames, fps: float = FPS, codec: str = "libx264", rotation: int = 0) -> Path:
+    """Frames written with PyAV, for unusual containers and codecs; ``rotation``: display matrix, degrees ccw."""
     frames = list(frames)
     h, w = frames[0].shape[:2]
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=int(fps))
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        if rotation:
+            stream.set_display_rotation(rotation)
         for rgb in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")):
                 container.mux(packet)
@@ -226,6 +228,19 @@ def test_other_containers_and_codecs(tmp_path, suffix, codec):
     assert run.code == 0, run.stderr
     info = probe(output)
     assert info.fps == 30 and info.frames == 50 and run.summary["dubbed_share"] == 1.0
+
+
+def test_phone_video_stored_on_its_side_is_dubbed_upright(tmp_path, grid_source_track):
+    """Frames stored turned a quarter clockwise, with a display matrix that turns them back (as phones write)."""
+    need(GRID_CLIP)
+    sideways = [np.rot90(f, -1) for f in read_frames(GRID_CLIP)]
+    video = write_video(tmp_path / "phone.mp4", sideways, rotation=90)
+    output = tmp_path / "out.mp4"
+    assert dub(video, GRID_CLIP, output, "--quiet").code == 0
+    info = probe(output)
+    assert (info.width, info.height) == (360, 288)
+    r, _ = best_lag(track_video(output).mouth_opening, grid_source_track.mouth_opening)
+    assert r >= 0.55, r
 
 
 def test_small_face_in_a_portrait_1080x1920_hevc_video(tmp_path):

@@ -14,6 +14,7 @@ import av
 import numpy as np
 
 from talkinghead.errors import InputError
+from talkinghead.io.video import upright
 
 BLOCK_BYTES = 256 * 2**20  # decoded frames held at once while playing backwards
 # MPEG program and transport streams seek by byte position: frames decoded after a seek can differ from the first
@@ -76,7 +77,7 @@ class FrameReader:
                     if frame.pts is None or self.pts and frame.pts <= self.pts[-1]:
                         raise InputError(self.path, "video frames lack increasing timestamps (remux it to mp4 or mkv)")
                     self.pts.append(frame.pts)
-                    rgb = frame.to_ndarray(format="rgb24")
+                    rgb = upright(frame)
                     self.frame_bytes = rgb.nbytes
                     yield rgb
         except av.error.FFmpegError as exc:
@@ -121,7 +122,7 @@ class FrameReader:
                         continue  # not decodable yet, before the frames wanted, or one the first pass did not see
                     if index > first:
                         break
-                    yield frame.to_ndarray(format="rgb24")
+                    yield upright(frame)
                     if first == last:
                         return
                     first += 1

@@ -17,8 +17,16 @@ from talkinghead.audio.decode import decode_chunks
 from talkinghead.errors import InputError, existing_file
 
 
+def upright(frame: av.VideoFrame) -> np.ndarray:
+    """The frame as RGB uint8, turned as its display matrix says (phones store portrait video on its side)."""
+    rgb = frame.to_ndarray(format="rgb24")
+    turns = int(round((frame.rotation or 0) / 90)) % 4
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+
+
 def video_info(path: str | Path) -> tuple[float, int, int, float]:
-    """fps, width, height and duration (s) of the first video stream; InputError if there is none or it is a picture."""
+    """fps, width, height (as displayed) and duration (s) of the first video stream; InputError if there is none or it
+    is a picture."""
     path = existing_file(path, "a video")
     try:
         with av.open(str(path)) as container:
@@ -29,7 +37,10 @@ def video_info(path: str | Path) -> tuple[float, int, int, float]:
             s = container.streams.video[0]
             fps = float(s.average_rate or s.guessed_rate or 25)
             duration = float(s.duration * s.time_base) if s.duration else float(container.duration or 0) / av.time_base
-            return fps, s.codec_context.width, s.codec_context.height, duration
+            first = next(container.decode(s), None)
+            turned = first is not None and int(round((first.rotation or 0) / 90)) % 2 == 1
+            w, h = s.codec_context.width, s.codec_context.height
+            return (fps, h, w, duration) if turned else (fps, w, h, duration)
     except av.error.FFmpegError as exc:
         raise InputError(path, f"not a readable video ({type(exc).__name__})") from None
 
@@ -41,7 +52,7 @@ def read_frames(path: str | Path) -> Iterator[np.ndarray]:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             for frame in container.decode(stream):
-                yield frame.to_ndarray(format="rgb24")
+                yield upright(frame)
     except av.error.FFmpegError as exc:
         raise InputError(path, f"video cannot be decoded ({type(exc).__name__})") from None
 
