@@ -339,3 +339,19 @@ def test_a_cut_to_another_speaker_makes_two_shots(tmp_path):
     plan = DubPlan.from_track(track_video(video).landmarks, FPS, DubRenderConfig())
     assert (plan.shot_of[:50] == 0).all() and (plan.shot_of[50:] == 1).all()
     assert plan.references[0] < 50 <= plan.references[1]  # each speaker's own closed mouth
+
+
+def test_face_index_picks_which_of_two_speakers_is_dubbed(tmp_path):
+    """Two GRID speakers side by side: the chosen one's mouth changes, the other's stays as it was."""
+    need(GRID_CLIP, OTHER_GRID)
+    pairs = zip(read_frames(GRID_CLIP), read_frames(OTHER_GRID))
+    video = write_video(tmp_path / "two.mp4", [np.concatenate([a, b], 1) for a, b in pairs])
+    tracks = {}
+    for index in (0, 1):
+        output = tmp_path / f"face{index}.mp4"
+        assert dub(video, speech(tmp_path / "s.wav", 3.0), output, "--face-index", index, "--quiet").code == 0
+        tracks[index] = track_video(output, face_index=0), track_video(output, face_index=1)
+    source = track_video(video, face_index=0), track_video(video, face_index=1)
+    for index in (0, 1):
+        moved = [np.nanmean(np.abs(tracks[index][k].mouth_opening - source[k].mouth_opening)) for k in (0, 1)]
+        assert moved[index] > 2 * moved[1 - index], (index, moved)

@@ -15,11 +15,11 @@ from typing import Iterator
 import numpy as np
 from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
 
+from talkinghead.eval.flicker import BoundaryFlicker
 from talkinghead.face import regions
 from talkinghead.face.align import similarity
 from talkinghead.face.normalize import STABLE
 from talkinghead.face.pose import head_pose
-from talkinghead.eval.flicker import BoundaryFlicker
 from talkinghead.face.smooth import smooth_track
 from talkinghead.io.playback import FrameReader
 from talkinghead.motion.motion import Motion
@@ -190,6 +190,7 @@ class DubRenderer:
                     self.flicker.add((previous[2], frame), (previous[1], source), box, mask)
             previous = i, source, frame
             yield frame
+
     def geometry(self, ref: Reference, lms: np.ndarray, values: dict[str, float]
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """In the frame's crop pixels: target landmarks (479, 3), the face frame's axes there (3x3, scaled) and the

@@ -24,12 +24,6 @@ class Window:
         """Side of the working-resolution crop."""
         return max(2, int(round(self.side * self.scale)))
 
-    @property
-    def matrix(self) -> np.ndarray:
-        """2x3 affine from source pixels to crop pixels."""
-        k = self.size / self.side
-        return np.array([[k, 0, -k * self.x0], [0, k, -k * self.y0]])
-
     def to_crop(self, points: np.ndarray) -> np.ndarray:
         """(N, 2+) source-pixel points in crop pixels (z scaled alike)."""
         k = self.size / self.side
@@ -40,19 +34,21 @@ class Window:
 
     def crop(self, frame: np.ndarray) -> np.ndarray:
         """The window of ``frame`` at working resolution (borders replicated; an exact copy at scale 1)."""
-        flags = cv2.INTER_AREA if self.size < self.side else cv2.INTER_NEAREST
-        if self.size < self.side:
-            return cv2.resize(_cut(frame, self.x0, self.y0, self.side), (self.size, self.size), interpolation=flags)
-        return _cut(frame, self.x0, self.y0, self.side)
+        square = _cut(frame, self.x0, self.y0, self.side)
+        if self.size == self.side:
+            return square
+        return cv2.resize(square, (self.size, self.size), interpolation=cv2.INTER_AREA)
 
 
 def _cut(frame: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
     """``frame[y0:y0+side, x0:x0+side]``, replicating the border where the square leaves the frame."""
     h, w = frame.shape[:2]
-    pad = max(0, -x0, -y0, x0 + side - w, y0 + side - h)
-    if pad:
-        frame = cv2.copyMakeBorder(frame, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-    return frame[y0 + pad:y0 + pad + side, x0 + pad:x0 + pad + side]
+    cx0, cy0 = min(max(x0, 0), w - 1), min(max(y0, 0), h - 1)
+    cx1, cy1 = max(min(x0 + side, w), cx0 + 1), max(min(y0 + side, h), cy0 + 1)
+    part = frame[cy0:cy1, cx0:cx1]
+    if part.shape[:2] == (side, side):
+        return part
+    return cv2.copyMakeBorder(part, cy0 - y0, y0 + side - cy1, cx0 - x0, x0 + side - cx1, cv2.BORDER_REPLICATE)
 
 
 def feathered_mask(size: int, polygons: list[np.ndarray], sigma: float) -> np.ndarray:
