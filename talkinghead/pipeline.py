@@ -1,4 +1,7 @@
-"""animate(): portrait + speech -> Motion -> warp renderer -> mp4. The CLI and the Python API call this."""
+"""animate(): portrait + speech -> Motion -> warp renderer -> mp4; dub(): video + speech -> lips -> dub renderer -> mp4.
+
+The CLI and the Python API call these.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +18,12 @@ from talkinghead.audio.features import AudioFeatures
 from talkinghead.config import option
 from talkinghead.errors import InputError
 from talkinghead.face.portrait import Portrait, load_portrait
-from talkinghead.face.track import FaceTrack
-from talkinghead.io.playback import FrameReader
-from talkinghead.io.video import Mp4Writer, atomic_output, source_audio
+from talkinghead.face.track import FaceTrack, Tracker
+from talkinghead.io.playback import FrameReader, frame_order
+from talkinghead.io.video import Mp4Writer, atomic_output, source_audio, video_info
 from talkinghead.motion import registry
 from talkinghead.motion.motion import Motion
+from talkinghead.render.dub import DubPlan, DubRenderConfig, DubRenderer
 from talkinghead.render.warp import WarpRenderer
 
 Progress = Callable[[Iterable[np.ndarray], int], Iterable[np.ndarray]]
@@ -161,8 +165,6 @@ def animate(image: str | Path, audio: str | Path, output: str | Path, config: An
 
 def _track(reader: FrameReader, fps: float, duration: float, face_index: int, progress: Progress | None) -> FaceTrack:
     """Pass one over the source video: every frame tracked, every timestamp recorded."""
-    from talkinghead.face.track import Tracker
-
     frames = reader.scan()
     if progress:
         frames = progress(frames, int(round(fps * duration)))
@@ -178,10 +180,6 @@ def dub(video: str | Path, audio: str | Path, output: str | Path, config: DubCon
 
     ``progress(stage)`` may give a progress wrapper for each stage: "track" (pass one), then "dub".
     """
-    from talkinghead.io.playback import frame_order
-    from talkinghead.io.video import video_info
-    from talkinghead.render.dub import DubPlan, DubRenderConfig, DubRenderer
-
     config = config or DubConfig()
     check_output(output)
     start = time.perf_counter()

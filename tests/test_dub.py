@@ -279,6 +279,7 @@ BAD_VIDEOS = {
     "audio_only": lambda d: write_wav(d / "speech.wav", np.zeros(16000, np.float32)),
     "still_picture": lambda d: DATA / "sadtalker" / "happy.png",
     "no_face": lambda d: faceless_video(d / "noise.mp4"),
+    "tiny": lambda d: write_video(d / "tiny.mp4", [np.full((48, 48, 3), 128, np.uint8)] * 5),
 }
 
 
@@ -294,7 +295,8 @@ def test_bad_video(case, tmp_path):
     (tmp_path / "out").mkdir()
     video = BAD_VIDEOS[case](tmp_path / "in")
     line = assert_fails_cleanly(dub(video, GRID_CLIP, tmp_path / "out" / "dub.mp4"), video, tmp_path / "out")
-    expected = {"missing": "not found", "audio_only": "no video", "still_picture": "still picture", "no_face": "face"}
+    expected = {"missing": "not found", "audio_only": "no video", "still_picture": "still picture", "no_face": "face",
+                "tiny": "too small"}
     assert expected.get(case, "video") in line
 
 
