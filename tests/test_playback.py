@@ -49,7 +49,7 @@ def test_frames_in_any_order_match_the_first_pass(tmp_path, monkeypatch, contain
     reader = FrameReader(path)
     first_pass = list(reader.scan())
     assert reader.n_frames == 40
-    monkeypatch.setattr(playback, "BLOCK_BYTES", 7 * first_pass[0].nbytes)  # backward runs in blocks of 7 frames
+    monkeypatch.setattr(playback, "BLOCK_BYTES", 7 * reader.frame_bytes)  # backward runs in blocks of 7 frames
     order = frame_order(40, 131, mode)
     frames = list(reader.frames(order))
     assert len(frames) == len(order)

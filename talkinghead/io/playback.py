@@ -1,7 +1,8 @@
 """Playing a video's frames in any order: forward, looped or ping-pong, with seeks and bounded memory.
 
-A first forward pass records every frame's timestamp; later passes seek by timestamp and decode backward runs in
-blocks that fit a memory budget, so memory stays flat however long the video and whichever way it plays.
+A first forward pass records every frame's timestamp; later passes seek by timestamp (MPEG program and transport
+streams, whose seeks are unreliable, decode from the start instead) and decode backward runs in blocks that fit a
+memory budget, so memory stays flat however long the video and whichever way it plays.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from talkinghead.errors import InputError
 from talkinghead.io.video import upright
 
-BLOCK_BYTES = 256 * 2**20  # decoded frames held at once while playing backwards
+BLOCK_BYTES = 256 * 2**20  # decoded frames (in their own pixel format) held at once while playing backwards
 # MPEG program and transport streams seek by byte position: frames decoded after a seek can differ from the first
 # pass, so these are always decoded from the start
 UNSEEKABLE = {"mpeg", "mpegts", "mpegvideo"}
@@ -77,9 +78,8 @@ class FrameReader:
                     if frame.pts is None or self.pts and frame.pts <= self.pts[-1]:
                         raise InputError(self.path, "video frames lack increasing timestamps (remux it to mp4 or mkv)")
                     self.pts.append(frame.pts)
-                    rgb = upright(frame)
-                    self.frame_bytes = rgb.nbytes
-                    yield rgb
+                    self.frame_bytes = sum(plane.buffer_size for plane in frame.planes)
+                    yield upright(frame)
         except av.error.FFmpegError as exc:
             raise InputError(self.path, f"video cannot be decoded ({type(exc).__name__})") from None
 
@@ -91,16 +91,16 @@ class FrameReader:
         try:
             for first, last in runs(np.asarray(order)):
                 if last >= first:
-                    yield from self._forward(first, last)
+                    yield from map(upright, self._forward(first, last))
                     continue
-                for hi in range(first, last - 1, -per_block):
+                for hi in range(first, last - 1, -per_block):  # blocks held as decoded (YUV), not as RGB
                     lo = max(last, hi - per_block + 1)
-                    yield from reversed(list(self._forward(lo, hi)))
+                    yield from map(upright, reversed(list(self._forward(lo, hi))))
         except av.error.FFmpegError as exc:
             raise InputError(self.path, f"video cannot be decoded ({type(exc).__name__})") from None
 
-    def _forward(self, first: int, last: int) -> Iterator[np.ndarray]:
-        """Frames ``first``..``last`` (inclusive): seek to a keyframe before ``first``, then decode on.
+    def _forward(self, first: int, last: int) -> Iterator[av.VideoFrame]:
+        """Decoded frames ``first``..``last`` (inclusive): seek to a keyframe before ``first``, then decode on.
 
         Only frames from the first keyframe after the seek on count. A seek that lands past the frame wanted next
         is retried further back, down to decoding from the start, so the frames always match the first pass.
@@ -122,7 +122,7 @@ class FrameReader:
                         continue  # not decodable yet, before the frames wanted, or one the first pass did not see
                     if index > first:
                         break
-                    yield upright(frame)
+                    yield frame
                     if first == last:
                         return
                     first += 1
