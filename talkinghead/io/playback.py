@@ -17,7 +17,7 @@ import numpy as np
 from talkinghead.errors import InputError
 from talkinghead.io.video import upright
 
-BLOCK_BYTES = 256 * 2**20  # decoded frames (in their own pixel format) held at once while playing backwards
+BLOCK_BYTES = 128 * 2**20  # decoded frames (in their own pixel format) held at once while playing backwards
 # MPEG program and transport streams seek by byte position: frames decoded after a seek can differ from the first
 # pass, so these are always decoded from the start
 UNSEEKABLE = {"mpeg", "mpegts", "mpegvideo"}
