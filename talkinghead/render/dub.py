@@ -123,14 +123,15 @@ def choose_reference(landmarks: np.ndarray, frames: np.ndarray, fps: float) -> i
 def speaker_jaw(landmarks: np.ndarray, motion: Motion, default: float) -> float:
     """The rig's jaw travel (eye distances at jaw_open = 1) that opens the mouth as far as the speaker does.
 
-    The 90th percentiles of the source's lip gap and of the motion's jaw opening are matched; a source that hardly
+    The 90th percentiles of the source's lip gap and of the motion's jaw opening are matched, within 0.75 to 1.2
+    times ``default`` (narrower openings read as a dark line rather than as a mouth moving); a source that hardly
     opens its mouth (not speaking) keeps ``default``.
     """
     opening = np.nanpercentile(regions.mouth_opening(landmarks), 90) if np.isfinite(landmarks).any() else 0.0
     if not opening >= 0.05:
         return default
     jaw = max(float(np.percentile(motion["jaw_open"], 90)), 0.3)
-    return float(np.clip(opening / jaw, 0.5 * default, 1.2 * default))
+    return float(np.clip(opening / jaw, 0.75 * default, 1.2 * default))
 
 
 class Reference:
