@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Iterator
 
+import cv2
 import numpy as np
 from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
 
@@ -26,8 +27,8 @@ from talkinghead.motion.motion import Motion
 from talkinghead.render.mouth import MouthColors, MouthPainter
 from talkinghead.render.paste import Window, color_correction, feathered_mask, paste
 from talkinghead.render.piecewise_affine import PiecewiseAffineWarp
-from talkinghead.render.rig import FaceRig, RigConfig, smoothstep
-from talkinghead.render.topology import background_ring, face_triangles, with_mouth_center
+from talkinghead.render.rig import FaceRig, RigConfig, polygon_distance, smoothstep
+from talkinghead.render.topology import background_ring, face_triangles, follow_face, with_mouth_center
 
 # the lower face, from the right cheek (image left) round the chin to the left cheek, then across the nose base
 LOWER_FACE = regions.FACE_OVAL[10:27] + [98, 2, 327]
@@ -40,7 +41,7 @@ class DubRenderConfig:
 
     work_size: int = 512  # the face region is processed at most this many pixels across
     feather: float = 0.08  # Gaussian width of the blend ring
-    chin_margin: float = 0.3  # the mask reaches this far below the chin, to cover the old and the new jaw
+    chin_margin: float = -0.08  # the reference's lower face reaches this far below the new chin (- : stops short)
     cheek_inset: float = 0.12  # the mask's sides sit this fraction of the way in from the face outline
     max_yaw: float = 40.0  # faces turned further than this (degrees) pass through untouched
     fade_s: float = 0.2  # the dub fades in and out over this long around frames it leaves alone
@@ -146,8 +147,11 @@ class Reference:
         self.warp = PiecewiseAffineWarp(np.concatenate([face_triangles(), ring]), window.size, window.size)
         self.painter = MouthPainter(MouthColors.sample(self.crop, lms), self.rig.scale)
         local = self.rig.local
-        # below the nose the reference's rigged shape replaces the frame's own, fading in down to the upper lip
+        # below the nose the frame's shape follows the rig, fading in down to the upper lip; on and near the lips
+        # (within about 0.15 eye distances) the reference's own shape replaces the frame's
         self.follow = smoothstep(local[2, 1], local[0, 1], local[:, 1])[:, None]
+        outside = -polygon_distance(local[:, :2], local[regions.LIPS_OUTER, :2])
+        self.lips = np.exp(-(np.clip(outside, 0, None) / 0.15) ** 2)[:, None]
         # mask outline offsets in the face frame: sides drawn in, the chin pushed down
         outline = local[LOWER_FACE]
         cx = local[regions.LIPS_INNER, 0].mean()
@@ -192,34 +196,49 @@ class DubRenderer:
             previous = i, source, frame
             yield frame
 
-    def geometry(self, ref: Reference, lms: np.ndarray, values: dict[str, float]
+    def geometry(self, ref: Reference, own: np.ndarray, values: dict[str, float]
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """In the frame's crop pixels: target landmarks (479, 3), the face frame's axes there (3x3, scaled) and the
-        2x3 transform that carries the reference's background ring along."""
-        own = with_mouth_center(lms)
-        scale, rot, shift = similarity3d(ref.rig.local[STABLE], own[STABLE])
-        rigged = scale * ref.rig.local_shape(values) @ rot.T + shift
-        target = own + ref.follow * (rigged - own)
-        return target, scale * rot, similarity(ref.face[STABLE], target[STABLE, :2])
+        """For the frame's landmarks ``own`` (479, 3, crop pixels): target landmarks (479, 3), the face frame's axes
+        there (3x3, scaled) and the 2x3 transform that carries the reference's background ring along."""
+        rig = ref.rig
+        scale, rot, shift = similarity3d(rig.local[STABLE], own[STABLE])
+        axes = scale * rot
+        shape = rig.local_shape(values)
+        posed = shape @ axes.T + shift  # the reference's lips and mouth, in the frame's pose
+        # the rest of the lower face keeps the frame's own shape, its old jaw opening traded for the new one
+        old_jaw = float(np.clip(regions.mouth_opening(own) / rig.config.jaw, 0, 1))
+        moved = own + (shape - rig.rest - old_jaw * rig.basis["jaw_open"]) @ axes.T
+        target = own + ref.follow * (ref.lips * posed + (1 - ref.lips) * moved - own)
+        return target, axes, similarity(ref.face[STABLE], target[STABLE, :2])
 
     def dub_frame(self, frame: np.ndarray, plan: DubPlan, i: int, ref: Reference,
                   values: dict[str, float]) -> tuple[tuple[int, int, int, int], np.ndarray]:
-        """Replace source frame ``i``'s lower face, in place, by the reference's moving as ``values`` say.
+        """Re-sync source frame ``i``'s mouth, in place, to ``values``.
 
-        Returns the box of the frame that was worked on and the blend mask over it.
+        Two layers meet in the window: the frame's own pixels warped with its jaw onto the new shape (neck, collar
+        and face outline stay the frame's), and inside the lower face the reference's, which has no old mouth to
+        show. Returns the box of the frame that was worked on and the blend mask over it.
         """
-        c = self.config
         window = plan.window(i)
-        lms = window.to_crop(plan.landmarks[i])
-        target, axes, ring_map = self.geometry(ref, lms, values)
-        anchors = ref.anchors @ ring_map[:, :2].T + ring_map[:, 2]
-        patch = ref.warp.warp(ref.crop, np.concatenate([ref.face, ref.anchors]),
-                              np.concatenate([target[:, :2], anchors]))
-        ref.painter.paint(patch, target[:, :2])
-        offset = (ref.outline_offset @ axes.T)[:, :2]
-        outlines = [target[LOWER_FACE, :2] + offset, lms[LOWER_FACE, :2] + offset]
-        scale = regions.eye_distance(target)
-        mask = feathered_mask(window.size, outlines, c.feather * scale) * np.float32(plan.weight[i])
         crop = window.crop(frame)
-        patch = patch + color_correction(crop, patch, mask, 0.5 * scale)
+        own3d = with_mouth_center(window.to_crop(plan.landmarks[i]))
+        target, axes, ring_map = self.geometry(ref, own3d, values)
+        own, face = own3d[:, :2], target[:, :2]
+        anchors, ring = background_ring(own, window.size, window.size)
+        warp = PiecewiseAffineWarp(np.concatenate([face_triangles(), ring]), window.size, window.size)
+        # the neck stretches with the jaw up to the outer ring; beyond it nothing moves
+        dx, dy = warp.displacement(np.concatenate([own, anchors]),
+                                   np.concatenate([face, follow_face(anchors, own, face, outer=0.0)]))
+        moved = warp.remap(crop, dx, dy).astype(np.float32)
+        lower = ref.warp.warp(ref.crop, np.concatenate([ref.face, ref.anchors]),
+                              np.concatenate([face, ref.anchors @ ring_map[:, :2].T + ring_map[:, 2]]))
+        ref.painter.paint(lower, face)
+        scale = regions.eye_distance(target)
+        outline = face[LOWER_FACE] + (ref.outline_offset @ axes.T)[:, :2]
+        inside = feathered_mask(window.size, [outline], self.config.feather * scale)
+        lower = lower + color_correction(moved, lower, inside, 0.5 * scale, face[regions.FACE_OVAL])
+        patch = moved + inside[..., None] * (lower - moved)
+        # where the frame's own pixels moved at all, and inside the lower face, the patch replaces the frame
+        shifted = cv2.GaussianBlur(np.clip(np.hypot(dx, dy) / 0.5, 0, 1), (0, 0), 1.0)
+        mask = np.maximum(inside, shifted) * np.float32(plan.weight[i])
         return paste(frame, window, patch, mask)

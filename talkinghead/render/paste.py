@@ -67,17 +67,24 @@ def feathered_mask(size: int, polygons: list[np.ndarray], sigma: float) -> np.nd
     return mask
 
 
-def color_correction(target: np.ndarray, patch: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
+def color_correction(target: np.ndarray, patch: np.ndarray, mask: np.ndarray, sigma: float,
+                     within: np.ndarray | None = None) -> np.ndarray:
     """A smooth (H, W, 3) offset that brings ``patch`` to the colours of ``target`` where they meet.
 
-    The difference is taken on the blend ring (0.05 < mask < 0.95), where both should show the same skin, and spread
-    over the whole mask by normalised convolution with a Gaussian of ``sigma`` pixels, at reduced resolution.
+    The difference is taken on the blend ring (0.05 < mask < 0.95) inside the polygon ``within`` (crop pixels; the
+    face, where both should show the same skin) and spread over the whole mask by normalised convolution with a
+    Gaussian of ``sigma`` pixels, at reduced resolution.
     """
     size = mask.shape[0]
     small = max(4, size // COLOR_DOWNSAMPLE)
     shrink = lambda a: cv2.resize(a, (small, small), interpolation=cv2.INTER_AREA)  # noqa: E731
-    ring = shrink(((mask > 0.05) & (mask < 0.95)).astype(np.float32))
-    diff = shrink(target).astype(np.float32) - shrink(patch).astype(np.float32)
+    ring = ((mask > 0.05) & (mask < 0.95)).astype(np.float32)
+    if within is not None:
+        inside = np.zeros_like(ring)
+        cv2.fillPoly(inside, [np.round(within[:, :2]).astype(np.int32)], 1.0)
+        ring *= inside
+    ring = shrink(ring)
+    diff = shrink(np.asarray(target, np.float32)) - shrink(np.asarray(patch, np.float32))
     s = max(sigma * small / size, 0.5)
     weight = cv2.GaussianBlur(ring, (0, 0), s)
     if ring.sum() < 1:

@@ -63,7 +63,10 @@ class PiecewiseAffineWarp:
 
     def warp(self, image: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """``image`` with the mesh moved from ``src`` to ``dst`` (both (N, 2) pixel coordinates)."""
-        dx, dy = self.displacement(src, dst)
+        return self.remap(image, *self.displacement(src, dst))
+
+    def remap(self, image: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+        """``image`` sampled along a :meth:`displacement` field."""
         px, py = _grid(self.width, self.height, 1.0)
         return cv2.remap(image, px + dx, py + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 

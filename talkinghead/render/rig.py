@@ -41,7 +41,7 @@ def smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
     return t * t * (3 - 2 * t)
 
 
-def _polygon_distance(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+def polygon_distance(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     """Signed distance (positive inside) of 2D points to a polygon."""
     contour = polygon.astype(np.float32).reshape(-1, 1, 2)
     return np.array([cv2.pointPolygonTest(contour, (float(x), float(y)), True) for x, y in points])
@@ -91,7 +91,7 @@ class FaceRig:
         w_above = wc * (1 - ell) * lateral * np.exp(-(dy / 0.07) ** 2)
         w_jaw = np.where(below, w_below, w_above)
         w_jaw[regions.UPPER_INNER[1:-1]] = wc * (1 - ell[regions.UPPER_INNER[1:-1]])
-        lips_dist = _polygon_distance(p[:, :2], p[regions.LIPS_OUTER, :2])
+        lips_dist = polygon_distance(p[:, :2], p[regions.LIPS_OUTER, :2])
         in_lips = np.where(lips_dist >= 0, 1.0, np.exp(-(lips_dist / 0.05) ** 2))
         near_mouth = np.where(lips_dist >= 0, 1.0, np.exp(-(lips_dist / 0.18) ** 2))
         thickness = np.clip(np.abs(dy) / 0.12, 0, 1)  # 0 on the seam, 1 at the outer lip contour
@@ -142,7 +142,7 @@ class FaceRig:
         brow = p[regions.RIGHT_BROW + regions.LEFT_BROW]
         brow_y = brow[:, 1].mean()
         eye_top = p[regions.RIGHT_EYE[4], 1] / 2 + p[regions.LEFT_EYE[4], 1] / 2
-        in_face = smoothstep(-0.05, 0.1, _polygon_distance(p[:, :2], p[regions.FACE_OVAL, :2]))
+        in_face = smoothstep(-0.05, 0.1, polygon_distance(p[:, :2], p[regions.FACE_OVAL, :2]))
         rise = np.where(y >= brow_y, smoothstep(eye_top, brow_y, y), 1 - 0.6 * smoothstep(brow_y, brow_y - 0.6, y))
         brow_w = rise * in_face * (y < eye_top)
         lift = zeros.copy()

@@ -79,9 +79,17 @@ def background_ring(face_xy: np.ndarray, width: int, height: int) -> tuple[np.nd
     return anchors, mapping[tri].astype(np.int32)
 
 
-def ring_weights(n_anchors: int) -> np.ndarray:
-    """How much each anchor follows the head: the inner ring partly, the outer ring and border not at all."""
+def ring_weights(n_anchors: int, outer: float = 0.1) -> np.ndarray:
+    """How much each anchor follows the head: the inner ring partly, the outer ring by ``outer``, the border not."""
     w = np.zeros(n_anchors)
     w[: len(regions.FACE_OVAL)] = 0.55
-    w[len(regions.FACE_OVAL): len(regions.FACE_OVAL) + (len(regions.FACE_OVAL) + 1) // 2] = 0.1
+    w[len(regions.FACE_OVAL): len(regions.FACE_OVAL) + (len(regions.FACE_OVAL) + 1) // 2] = outer
     return w
+
+
+def follow_face(anchors: np.ndarray, src_face: np.ndarray, dst_face: np.ndarray, outer: float = 0.1) -> np.ndarray:
+    """:func:`background_ring` anchors moved along with the face outline going from ``src_face`` to ``dst_face``,
+    each by its :func:`ring_weights` share of the move of the outline vertex it stands beside."""
+    oval = np.asarray(regions.FACE_OVAL)
+    beside = np.concatenate([oval, oval[::2], np.zeros(len(anchors) - len(oval) - len(oval[::2]), int)])
+    return anchors + ring_weights(len(anchors), outer)[:, None] * (dst_face[beside, :2] - src_face[beside, :2])

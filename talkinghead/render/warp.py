@@ -7,13 +7,12 @@ from typing import Iterator
 
 import numpy as np
 
-from talkinghead.face import regions
 from talkinghead.face.portrait import Portrait
 from talkinghead.motion.motion import Motion
 from talkinghead.render.mouth import MouthColors, MouthPainter, paint_lash_line
 from talkinghead.render.piecewise_affine import PiecewiseAffineWarp
 from talkinghead.render.rig import FaceRig, RigConfig
-from talkinghead.render.topology import N_FACE_VERTICES, background_ring, face_triangles, ring_weights, with_mouth_center
+from talkinghead.render.topology import background_ring, face_triangles, follow_face, with_mouth_center
 
 
 @dataclass
@@ -38,18 +37,13 @@ class WarpRenderer:
         rig = FaceRig(portrait.landmarks, self.config.rig)
         src_face = with_mouth_center(portrait.landmarks)[:, :2]
         anchors, ring_tris = background_ring(src_face, w, h)
-        follow = ring_weights(len(anchors))
-        oval = np.asarray(regions.FACE_OVAL)
-        n_oval = len(oval)
-        follower = np.concatenate([oval, oval[::2], np.zeros(len(anchors) - n_oval - len(oval[::2]), int)])
         src = np.concatenate([src_face, anchors])
         warp = PiecewiseAffineWarp(np.concatenate([face_triangles(), ring_tris]), w, h, self.config.map_step)
         painter = MouthPainter(MouthColors.sample(portrait.image, portrait.landmarks), rig.scale)
         for i in range(motion.n_frames):
             values = motion.frame(i)
             face = rig.landmarks(values)[:, :2]
-            moved = anchors + follow[:, None] * (face[follower] - src_face[follower])
-            dst = np.concatenate([face, moved])
+            dst = np.concatenate([face, follow_face(anchors, src_face, face)])
             frame = warp.warp(portrait.image, src, dst)
             painter.paint(frame, face)
             paint_lash_line(frame, face, (values["blink_right"], values["blink_left"]), rig.scale)
