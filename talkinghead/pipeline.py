@@ -64,7 +64,7 @@ class DubConfig:
 
     transcript: str | None = option(None, "what is said, for forced alignment of the phones (English)", metavar="TEXT")
     lips: str = option("phonetic", "lip motion generator")
-    mouth_scale: float = option(1.0, "lip motion amplitude relative to the speaker's own in the video")
+    mouth_scale: float = option(1.0, "how wide the mouth opens (1 = as animate opens it)")
     trim: bool = option(False, "end the video with the speech when the speech is shorter")
     loop: bool = option(False, "cover longer speech by looping the video instead of playing it back and forth")
     face_index: int = option(0, "which face to dub when there are several (0 = largest)")

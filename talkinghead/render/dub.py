@@ -19,11 +19,12 @@ from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
 from talkinghead.eval.flicker import BoundaryFlicker
 from talkinghead.face import regions
 from talkinghead.face.align import similarity
-from talkinghead.face.normalize import STABLE
+from talkinghead.face.normalize import STABLE, face_frame
 from talkinghead.face.pose import head_pose
 from talkinghead.face.smooth import smooth_track
 from talkinghead.io.playback import FrameReader
 from talkinghead.motion.motion import Motion
+from talkinghead.motion.signals import masked_smooth
 from talkinghead.render.mouth import MouthColors, MouthPainter
 from talkinghead.render.paste import Window, color_correction, feathered_mask, paste
 from talkinghead.render.piecewise_affine import PiecewiseAffineWarp
@@ -46,7 +47,7 @@ class DubRenderConfig:
     max_yaw: float = 40.0  # faces turned further than this (degrees) pass through untouched
     fade_s: float = 0.2  # the dub fades in and out over this long around frames it leaves alone
     window: float = 3.0  # side of the working window
-    mouth_scale: float = 1.0  # lip motion amplitude relative to the speaker's own
+    mouth_scale: float = 1.0  # jaw travel relative to the rig's
     rig: RigConfig = field(default_factory=RigConfig)
 
 
@@ -73,6 +74,7 @@ class DubPlan:
     weight: np.ndarray  # (T,) 0..1: how much of the dub a frame gets
     side: int  # working window side in source pixels
     scale: float  # working resolution / source resolution
+    expression: dict[str, np.ndarray]  # (T,) per rig channel: the source's slow mouth expression over its reference's
 
     @classmethod
     def from_track(cls, landmarks: np.ndarray, fps: float, config: DubRenderConfig) -> "DubPlan":
@@ -89,7 +91,8 @@ class DubPlan:
         references = [choose_reference(landmarks, np.flatnonzero(shot_of == k), fps) for k in range(shot_of.max() + 1)]
         eye = regions.eye_distance(smooth[found]) if found.any() else np.array([64.0])
         side = int(np.ceil(config.window * np.percentile(eye, 95)))
-        return cls(fps, smooth, landmarks, shot_of, references, weight, side, min(1.0, config.work_size / side))
+        return cls(fps, smooth, landmarks, shot_of, references, weight, side, min(1.0, config.work_size / side),
+                   mouth_expression(landmarks, shot_of, references, fps, config.rig))
 
     def window(self, i: int) -> Window:
         """The working window of frame ``i``: centred a little below the mouth."""
@@ -121,18 +124,25 @@ def choose_reference(landmarks: np.ndarray, frames: np.ndarray, fps: float) -> i
     return int(frames[candidates[np.argmin(score[candidates])]])
 
 
-def speaker_jaw(landmarks: np.ndarray, motion: Motion, default: float) -> float:
-    """The rig's jaw travel (eye distances at jaw_open = 1) that opens the mouth as far as the speaker does.
+def mouth_expression(landmarks: np.ndarray, shot_of: np.ndarray, references: list[int], fps: float,
+                     rig: RigConfig, seconds: float = 0.4) -> dict[str, np.ndarray]:
+    """The smile and mouth width each source frame shows beyond its shot's reference, as rig channel values.
 
-    The 90th percentiles of the source's lip gap and of the motion's jaw opening are matched, within 0.75 to 1.2
-    times ``default`` (narrower openings read as a dark line rather than as a mouth moving); a source that hardly
-    opens its mouth (not speaking) keeps ``default``.
+    Speech moves the lip corners quickly; expressions move them slowly, so only the part of the corners' height
+    (over the upper lip's middle) and of the mouth's width that changes more slowly than ``seconds`` is kept.
     """
-    opening = np.nanpercentile(regions.mouth_opening(landmarks), 90) if np.isfinite(landmarks).any() else 0.0
-    if not opening >= 0.05:
-        return default
-    jaw = max(float(np.percentile(motion["jaw_open"], 90)), 0.3)
-    return float(np.clip(opening / jaw, 0.75 * default, 1.2 * default))
+    lms = face_frame(landmarks)
+    lift = lms[:, [0, 13], 1].mean(1) - lms[:, [regions.MOUTH_RIGHT, regions.MOUTH_LEFT], 1].mean(1)
+    width = lms[:, regions.MOUTH_LEFT, 0] - lms[:, regions.MOUTH_RIGHT, 0]
+    smile, spread = np.zeros(len(lms)), np.zeros(len(lms))
+    for k, ref in enumerate(references):
+        frames = np.flatnonzero(shot_of == k)
+        slow_lift, slow_width = (masked_smooth(np.nan_to_num(v[frames]), np.isfinite(v[frames]), fps, seconds)
+                                 for v in (lift, width))
+        at = np.searchsorted(frames, ref)
+        smile[frames] = np.clip((slow_lift - slow_lift[at]) / rig.smile_lift, 0, 1)
+        spread[frames] = np.clip((slow_width - slow_width[at]) / (slow_width[at] * rig.spread), -1, 1)
+    return {"smile": smile, "mouth_width": spread}
 
 
 class Reference:
@@ -169,11 +179,10 @@ class DubRenderer:
     def __init__(self, config: DubRenderConfig | None = None) -> None:
         self.config = config or DubRenderConfig()
 
-    def references(self, plan: DubPlan, reader: FrameReader, motion: Motion) -> list[Reference]:
-        """Decode every shot's reference frame and rig it to open the mouth as far as the speaker does."""
+    def references(self, plan: DubPlan, reader: FrameReader) -> list[Reference]:
+        """Decode and rig every shot's reference frame."""
         c = self.config
-        jaw = c.mouth_scale * speaker_jaw(plan.raw, motion, c.rig.jaw)
-        config = dataclasses.replace(c, rig=dataclasses.replace(c.rig, jaw=jaw))
+        config = dataclasses.replace(c, rig=dataclasses.replace(c.rig, jaw=c.mouth_scale * c.rig.jaw))
         frames = np.sort(plan.references)
         images = dict(zip(frames.tolist(), reader.frames(frames)))
         return [Reference(images[i], plan.raw[i], plan.window(i), config) for i in plan.references]
@@ -183,7 +192,7 @@ class DubRenderer:
 
         The blend ring's flicker, against the source's own there, accumulates in :attr:`flicker` on the way.
         """
-        refs = self.references(plan, reader, motion)
+        refs = self.references(plan, reader)
         self.flicker = BoundaryFlicker()
         previous = None  # (source index, source frame, output frame)
         for j, (i, frame) in enumerate(zip(order, reader.frames(order))):
@@ -221,6 +230,8 @@ class DubRenderer:
         """
         window = plan.window(i)
         crop = window.crop(frame)
+        values = {**values, "smile": max(values["smile"], plan.expression["smile"][i]),
+                  "mouth_width": float(np.clip(values["mouth_width"] + plan.expression["mouth_width"][i], -1, 1))}
         own3d = with_mouth_center(window.to_crop(plan.landmarks[i]))
         target, axes, ring_map = self.geometry(ref, own3d, values)
         own, face = own3d[:, :2], target[:, :2]
