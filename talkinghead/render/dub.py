@@ -1,9 +1,12 @@
 """The dub renderer: re-syncs the mouth of a real video to new lip motion, leaving the rest of each frame untouched.
 
-Per shot, one frame with a closed mouth, open eyes and a typical pose is the *reference*. Every frame's lower face
-is the reference's lower face, rigged (:class:`FaceRig`) to the new lip channels, posed by a 3D similarity fitted
-to the frame's steady landmarks, mesh-warped onto the frame's own face outline, given a painted mouth interior,
-colour-matched on the blend ring and feathered in at working resolution. Outside the mask the pixels stay as decoded.
+Per shot, one frame whose mouth rests shut is the *reference*. Each frame's new shape is its own landmarks with the
+lips taken from the reference rigged (:class:`FaceRig`) to the new lip channels and posed by a 3D similarity fitted
+to the frame's steady landmarks, while the rest of the lower face keeps the frame's own shape, its old jaw opening
+traded for the new one and its slow smile kept. Two layers are warped onto that shape: the frame's own pixels (neck,
+collar and face outline stay the frame's) and, inside the lower face, the reference's, which has no old mouth to
+show (its interior is painted), colour-matched on the skin of the blend ring. The window is pasted back at working
+resolution; outside the mask the pixels stay as decoded.
 """
 
 from __future__ import annotations
@@ -162,7 +165,7 @@ class Reference:
         self.follow = smoothstep(local[2, 1], local[0, 1], local[:, 1])[:, None]
         outside = -polygon_distance(local[:, :2], local[regions.LIPS_OUTER, :2])
         self.lips = np.exp(-(np.clip(outside, 0, None) / 0.15) ** 2)[:, None]
-        # mask outline offsets in the face frame: sides drawn in, the chin pushed down
+        # mask outline offsets in the face frame: sides drawn in, the chin edge moved by chin_margin
         outline = local[LOWER_FACE]
         cx = local[regions.LIPS_INNER, 0].mean()
         chin = np.array([i in CHIN_ARC for i in LOWER_FACE], float)
