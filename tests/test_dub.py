@@ -259,8 +259,8 @@ def test_small_face_in_a_portrait_1080x1920_hevc_video(tmp_path):
     """LatentSync's demo: a seated woman, face 120 px across, HEVC at 1080x1920, smiling on and off.
 
     Her own speech dubbed back: the mouth follows it, and her smiles (the slow part of the corners' height and of
-    the mouth's width) are carried over. Measured: lip-sync r 0.44; smile r 0.73 and width r 0.84 (0.55 and 0.60
-    with the reference's mouth alone).
+    the mouth's width) are carried over. Measured: lip-sync r 0.42; smile r 0.74 and width r 0.84 (about 0.55 and
+    0.60 with the reference's mouth alone).
     """
     need(PORTRAIT_VIDEO)
     output = tmp_path / "portrait.mp4"
