@@ -40,7 +40,8 @@ def upper_face_ssim(video: Path, source: Path, landmarks: np.ndarray) -> float:
         x0, x1 = lms[regions.FACE_OVAL, 0].min(), lms[regions.FACE_OVAL, 0].max()
         y0, y1 = lms[regions.FACE_OVAL, 1].min(), lms[[98, 2, 327], 1].min() - 0.25 * eye
         box = np.s_[max(0, int(y0)):int(y1), max(0, int(x0)):int(x1)]
-        grey = [cv2.cvtColor(np.ascontiguousarray(f[box]), cv2.COLOR_RGB2GRAY) for f in (out, src[:out.shape[0], :out.shape[1]])]
+        src = src[:out.shape[0], :out.shape[1]]  # the output drops an odd row or column
+        grey = [cv2.cvtColor(np.ascontiguousarray(f[box]), cv2.COLOR_RGB2GRAY) for f in (out, src)]
         scores.append(float(cv2.quality.QualitySSIM_compute(grey[0], grey[1])[0][0]))
     return float(np.mean(scores))
 
@@ -70,7 +71,8 @@ def own_speech(clips: list[str], data: Path, out: Path, with_animate: bool) -> l
         rows.append([clip.stem, scores["lipsync_r"], animate_r, scores["lag_frames"], scores["lmd"], ssim, base,
                      summary.get("boundary_flicker", np.nan), summary.get("source_flicker", np.nan),
                      scores["face_found"], summary["real_time_factor"]])
-        print(f"{name}: r={scores['lipsync_r']:.3f} animate {animate_r:.3f} ssim {ssim:.4f}/{base:.4f}", file=sys.stderr)
+        print(f"{name}: r={scores['lipsync_r']:.3f} animate {animate_r:.3f} ssim {ssim:.4f}/{base:.4f}",
+              file=sys.stderr)
     return rows
 
 

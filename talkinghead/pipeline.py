@@ -214,6 +214,7 @@ def dub(video: str | Path, audio: str | Path, output: str | Path, config: DubCon
     wall = time.perf_counter() - start
     return {"output": str(output), "frames": n_out, "fps": fps, "seconds": round(n_out / fps, 3),
             "audio_seconds": round(speech.duration, 3), "source_frames": reader.n_frames, "width": w, "height": h,
-            "shots": len(plan.references), "dubbed_share": round(float((plan.weight[order] > 0).mean()), 3), **renderer.flicker.metrics(),
+            "shots": len(plan.references), "dubbed_share": round(float((plan.weight[order] > 0).mean()), 3),
+            **renderer.flicker.metrics(),
             "track_seconds": round(tracked - start, 3), "wall_seconds": round(wall, 3),
             "real_time_factor": round(wall * fps / n_out, 3)}

@@ -115,7 +115,8 @@ class Tracker:
         centre, size = self._window
         k = FOLLOW_SIZE / (FOLLOW_ZOOM * size)
         matrix = np.array([[k, 0, FOLLOW_SIZE / 2 - k * centre[0]], [0, k, FOLLOW_SIZE / 2 - k * centre[1]]])
-        crop = cv2.warpAffine(rgb, matrix, (FOLLOW_SIZE, FOLLOW_SIZE), flags=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
+        crop = cv2.warpAffine(rgb, matrix, (FOLLOW_SIZE, FOLLOW_SIZE),
+                              flags=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
         faces = self._window_mesh.detect(crop)
         if not faces:
             return None

@@ -117,9 +117,9 @@ class FrameReader:
                     if key_pts is None and frame.key_frame:
                         key_pts = frame.pts
                     index = bisect.bisect_left(self.pts, frame.pts)
-                    if key_pts is None or frame.pts < key_pts or index == len(self.pts) or self.pts[index] != frame.pts \
-                            or index < first:
-                        continue  # not decodable yet, before the frames wanted, or one the first pass did not see
+                    seen = index < len(self.pts) and self.pts[index] == frame.pts
+                    if key_pts is None or frame.pts < key_pts or not seen or index < first:
+                        continue  # not decodable yet, one the first pass did not see, or before the frames wanted
                     if index > first:
                         break
                     yield frame

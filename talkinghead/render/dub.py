@@ -175,7 +175,7 @@ class Reference:
 
 
 class DubRenderer:
-    """``render(plan, reader, motion, order)`` yields the source frames in ``order`` with the mouth following ``motion``."""
+    """``render(plan, reader, motion, order)``: the source frames in ``order``, the mouth following ``motion``."""
 
     name = "dub"
 
