@@ -376,3 +376,19 @@ def test_face_index_picks_which_of_two_speakers_is_dubbed(tmp_path):
     for index in (0, 1):
         moved = [np.nanmean(np.abs(tracks[index][k].mouth_opening - source[k].mouth_opening)) for k in (0, 1)]
         assert moved[index] > 2 * moved[1 - index], (index, moved)
+
+
+def test_a_face_turned_away_is_left_alone(grid_source_track):
+    """Frames where the head turns past 40 degrees get no dub, with fades; a slight turn keeps it."""
+    from talkinghead.face.pose import head_pose
+
+    lms = grid_source_track.landmarks.copy()
+    centre = lms[:, :, :].mean(1, keepdims=True)
+    for k, angle in [(k, 55.0) for k in range(30, 45)] + [(k, 15.0) for k in range(60, 70)]:
+        a = np.radians(angle)
+        turn = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+        lms[k] = (lms[k] - centre[k]) @ turn.T + centre[k]
+    assert abs(head_pose(lms[35])[0]) > 45 and abs(head_pose(lms[65])[0]) < 30
+    plan = DubPlan.from_track(lms, FPS, DubRenderConfig())
+    assert (plan.weight[31:45] == 0).all() and (plan.weight[60:70] == 1).all() and (plan.weight[:26] == 1).all()
+    assert (np.diff(plan.weight[25:31]) < 0).all()  # fading out before the turn

@@ -90,7 +90,7 @@ class DubPlan:
         facing = smoothstep(config.max_yaw, config.max_yaw - 10, np.abs(yaw)) * found
         fade = max(1, int(round(config.fade_s * fps / 2)))
         weight = uniform_filter1d(minimum_filter1d(facing, 2 * fade + 1, mode="nearest"), 2 * fade + 1, mode="nearest")
-        weight[~found] = 0
+        weight = np.where(found, np.round(weight, 6), 0.0)  # no rounding residue: 0 means left alone
         references = [choose_reference(landmarks, np.flatnonzero(shot_of == k), fps) for k in range(shot_of.max() + 1)]
         eye = regions.eye_distance(smooth[found]) if found.any() else np.array([64.0])
         side = int(np.ceil(config.window * np.percentile(eye, 95)))
