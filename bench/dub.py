@@ -12,7 +12,6 @@ Run: .venv/bin/python bench/dub.py [--clips lipnet-grid/bbaf2n.mpg ...] [--no-an
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import TALKING_CLIPS, markdown_table, require_data  # noqa: E402
+from common import clip_arguments, data_and_results, markdown_table  # noqa: E402
 from quality import animate_and_score  # noqa: E402
 
 from talkinghead.eval.evaluate import EvalConfig, Pairing, evaluate_clip  # noqa: E402
@@ -95,13 +94,10 @@ def cross_speech(data: Path, out: Path) -> list[list]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clips", nargs="*", default=TALKING_CLIPS, help="clips relative to ../shared/data")
+    parser = clip_arguments(__doc__.splitlines()[0], "dub")
     parser.add_argument("--no-animate", action="store_true", help="skip the animate runs beside each dub")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "dub")
     args = parser.parse_args()
-    data = require_data()
-    args.out.mkdir(parents=True, exist_ok=True)
+    data = data_and_results(args)
     rows = own_speech(args.clips, data, args.out, not args.no_animate)
     header = ["clip", "dub r", "animate r", "lag", "LMD", "SSIM above nose", "re-encode SSIM", "ring flicker",
               "source flicker", "face found", "RTF"]

@@ -9,7 +9,6 @@ Run: .venv/bin/python bench/quality.py [--clips lipnet-grid/bbaf2n.mpg ...] [--t
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import TALKING_CLIPS, markdown_table, require_data  # noqa: E402
+from common import clip_arguments, data_and_results, markdown_table  # noqa: E402
 
 from talkinghead.eval.evaluate import EvalConfig, Pairing, evaluate_clip  # noqa: E402
 from talkinghead.eval.report import write_report  # noqa: E402
@@ -67,13 +66,10 @@ def plot_r(clips: list[ClipResult], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clips", nargs="*", default=TALKING_CLIPS, help="clips relative to ../shared/data")
+    parser = clip_arguments(__doc__.splitlines()[0], "quality")
     parser.add_argument("--transcripts", action="store_true", help="give GRID clips their transcript (forced alignment)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "quality")
     args = parser.parse_args()
-    data = require_data()
-    args.out.mkdir(parents=True, exist_ok=True)
+    data = data_and_results(args)
     clips, rtf = [], []
     for name in args.clips:
         start = time.perf_counter()
