@@ -201,7 +201,7 @@ def dub(video: str | Path, audio: str | Path, output: str | Path, config: DubCon
     order = frame_order(reader.n_frames, n_out, "loop" if config.loop else "pingpong")
     renderer = DubRenderer(render_config)
     frames = renderer.render(plan, reader, lips.resized(n_out), order)
-    wrap = progress and progress("dub")
+    wrap = progress("dub") if progress else None
     if wrap:
         frames = wrap(frames, n_out)
     w, h = width // 2 * 2, height // 2 * 2

@@ -112,6 +112,7 @@ class FrameReader:
                 target = self.pts[first] - back if container.format.name not in UNSEEKABLE else self.pts[0]
                 if target > self.pts[0]:
                     container.seek(target, stream=stream, backward=True)
+                second = int(1 / stream.time_base)
                 key_pts = None  # frames before the first keyframe after a seek may miss their references
                 for frame in container.decode(stream):
                     if key_pts is None and frame.key_frame:
@@ -128,4 +129,4 @@ class FrameReader:
                     first += 1
             if target <= self.pts[0]:
                 raise InputError(self.path, f"frame {first} cannot be found again (the video decodes differently)")
-            back = 2 * back + int(1 / stream.time_base)
+            back = 2 * back + second

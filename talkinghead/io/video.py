@@ -17,10 +17,15 @@ from talkinghead.audio.decode import decode_chunks
 from talkinghead.errors import InputError, existing_file
 
 
+def quarter_turns(frame: av.VideoFrame) -> int:
+    """Counter-clockwise quarter turns (0-3) that the frame's display matrix asks for."""
+    return int(round((frame.rotation or 0) / 90)) % 4
+
+
 def upright(frame: av.VideoFrame) -> np.ndarray:
     """The frame as RGB uint8, turned as its display matrix says (phones store portrait video on its side)."""
     rgb = frame.to_ndarray(format="rgb24")
-    turns = int(round((frame.rotation or 0) / 90)) % 4
+    turns = quarter_turns(frame)
     return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
 
 
@@ -38,7 +43,7 @@ def video_info(path: str | Path) -> tuple[float, int, int, float]:
             fps = float(s.average_rate or s.guessed_rate or 25)
             duration = float(s.duration * s.time_base) if s.duration else float(container.duration or 0) / av.time_base
             first = next(container.decode(s), None)
-            turned = first is not None and int(round((first.rotation or 0) / 90)) % 2 == 1
+            turned = first is not None and quarter_turns(first) % 2 == 1
             w, h = s.codec_context.width, s.codec_context.height
             return (fps, h, w, duration) if turned else (fps, w, h, duration)
     except av.error.FFmpegError as exc:

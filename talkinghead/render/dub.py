@@ -69,7 +69,6 @@ def similarity3d(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, n
 class DubPlan:
     """What pass one learns from a source video: steady landmarks, shots, references, windows and blend weights."""
 
-    fps: float
     landmarks: np.ndarray  # (T, 478, 3) smoothed, source pixels, NaN outside the shots
     raw: np.ndarray  # (T, 478, 3) as tracked
     shot_of: np.ndarray  # (T,) shot index, -1 where the face was lost
@@ -94,7 +93,7 @@ class DubPlan:
         references = [choose_reference(landmarks, np.flatnonzero(shot_of == k), fps) for k in range(shot_of.max() + 1)]
         eye = regions.eye_distance(smooth[found]) if found.any() else np.array([64.0])
         side = int(np.ceil(config.window * np.percentile(eye, 95)))
-        return cls(fps, smooth, landmarks, shot_of, references, weight, side, min(1.0, config.work_size / side),
+        return cls(smooth, landmarks, shot_of, references, weight, side, min(1.0, config.work_size / side),
                    mouth_expression(landmarks, shot_of, references, fps, config.rig))
 
     def window(self, i: int) -> Window:
