@@ -17,7 +17,7 @@ unit embeddings (0..sqrt(2)), so the values are on this network's own scale, not
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -107,10 +107,6 @@ class SyncNet(nn.Module):
     def forward(self, faces: torch.Tensor, mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Embeddings of (B, F, 3, h, w) face windows (:func:`face_input`) and (B, 1, 80, 4F) mel windows."""
         return self.visual(faces.flatten(1, 2)), self.audio(mel)
-
-    def checkpoint(self, **extra) -> dict:
-        """What a checkpoint file holds: the config, the weights and ``extra`` entries."""
-        return {"config": asdict(self.config), "model": self.state_dict(), **extra}
 
 
 def face_input(faces: np.ndarray, image_size: int) -> torch.Tensor:

@@ -5,52 +5,42 @@ offset (``meta.json`` ``av_offset``), or not (label 0) with audio from the same 
 or from another clip. Following LatentSync's study, the effective batch is large (1024) and the windows long (16
 frames); micro-batches with gradient accumulation make such a batch fit a CPU or a small GPU.
 
-``torchrun --nproc-per-node N`` runs N processes (NCCL on GPUs, Gloo on CPUs), each drawing its share of every epoch
-through a DistributedSampler. The checkpoint (``output``) holds the model config, weights, optimizer state, step
-and epoch; when it exists training resumes from it. Every optimizer step appends ``step,loss,accuracy`` to
-``<output stem>.log.csv`` beside it.
+Training runs in :func:`talkinghead.train.loop.fit` (one process or DDP, resumable); its log has
+``step,loss,accuracy`` rows.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import time
-from contextlib import nullcontext
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
-from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch import nn
+from torch.utils.data import Dataset
 
 from talkinghead.config import option
 from talkinghead.errors import InputError
-from talkinghead.eval.syncnet import (MEL_ROWS_PER_FRAME, SyncNet, SyncNetConfig, face_input, mel_input,
-                                      read_checkpoint, sync_loss, sync_probability)
-from talkinghead.io.video import atomic_output
+from talkinghead.eval.syncnet import (MEL_ROWS_PER_FRAME, SyncNet, SyncNetConfig, face_input, mel_input, sync_loss,
+                                      sync_probability)
+from talkinghead.train.loop import TrainConfig, fit
 
 if TYPE_CHECKING:
     from talkinghead.pipeline import Progress
 
 
 @dataclass
-class SyncNetTrainConfig(SyncNetConfig):
+class SyncNetTrainConfig(TrainConfig, SyncNetConfig):
     """The SyncNet's architecture and how it is trained."""
 
     batch_size: int = option(1024, "samples per optimizer step, all processes")
     micro_batch: int = option(32, "samples per forward pass (gradients accumulate)")
     lr: float = option(1e-5, "AdamW learning rate (LatentSync: 1e-5)")
-    weight_decay: float = option(0.01, "AdamW weight decay")
-    max_grad_norm: float = option(1.0, "gradient norm clip")
     steps: int = option(20000, "optimizer steps to train to (a resumed run continues to it)")
-    checkpoint_every: int = option(500, "steps between checkpoints")
     num_workers: int = option(2, "data loader processes per training process")
-    seed: int = option(0, "seed of the initial weights and of the sampling")
     min_shift: int = option(3, "frames between out-of-sync audio and the true audio")
     other_clip: float = option(0.25, "share of out-of-sync audio taken from another clip")
     augment: bool = option(True, "random flips, shifts, brightness and contrast of the faces")
@@ -142,106 +132,19 @@ def augment(faces: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     return (faces * rng.uniform(0.8, 1.2) + rng.uniform(-0.1, 0.1)).clamp(-1, 1)
 
 
-def _distributed() -> tuple[int, int, torch.device]:
-    """(rank, world size, device); joins the process group when torchrun started several processes."""
-    world = int(os.environ.get("WORLD_SIZE", 1))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    device = torch.device(f"cuda:{os.environ.get('LOCAL_RANK', 0)}" if torch.cuda.is_available() else "cpu")
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    return (dist.get_rank() if world > 1 else 0), world, device
-
-
-def _batches(loader: DataLoader, epoch: int) -> Iterator[tuple[int, list[torch.Tensor]]]:
-    """(epoch, batch) forever, a new epoch (reshuffled, new labels) each time the loader runs out."""
-    while True:
-        loader.sampler.set_epoch(epoch)
-        loader.dataset.epoch = epoch
-        for batch in loader:
-            yield epoch, batch
-        epoch += 1
+def sync_step(net: nn.Module, batch: list[torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+    """Loss and accuracy of one batch of (faces, mel, label)."""
+    faces, mel, label = batch
+    visual, audio = net(faces, mel)
+    accuracy = ((sync_probability(visual, audio) > 0.5) == (label > 0.5)).float().mean().item()
+    return sync_loss(visual, audio, label), {"accuracy": accuracy}
 
 
 def train_syncnet(data_dir: str | Path, output: str | Path, config: SyncNetTrainConfig | None = None,
                   progress: Progress | None = None) -> dict:
     """Train (or resume training) a SyncNet on a prepared folder, checkpointing to ``output``; returns a summary."""
     config = config or SyncNetTrainConfig()
-    start_time = time.perf_counter()
-    output = Path(output)
-    if not output.parent.is_dir():
-        raise InputError(output, "output folder does not exist")
-    rank, world, device = _distributed()
     torch.manual_seed(config.seed)
-    model = SyncNet(config.model).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    first_step, epoch = _resume(output, model, optimizer, config) if output.exists() else (0, 0)
-    net = DistributedDataParallel(model) if world > 1 else model
     data = SyncPairs(data_dir, config)
-    sampler = DistributedSampler(data, num_replicas=world, rank=rank, shuffle=True, seed=config.seed)
-    loader = DataLoader(data, batch_size=config.micro_batch, sampler=sampler, num_workers=config.num_workers,
-                        pin_memory=device.type == "cuda")
-    accumulation = max(1, config.batch_size // (config.micro_batch * world))
-    log = output.with_name(output.stem + ".log.csv")
-    if rank == 0:
-        _start_log(log, first_step)
-    stream = _batches(loader, epoch)
-    steps = range(first_step, config.steps)
-    loss = accuracy = None
-    model.train()
-    for step in progress(steps, len(steps)) if progress and rank == 0 else steps:
-        totals = torch.zeros(3, device=device)  # loss sum, correct, samples
-        for k in range(accumulation):
-            epoch, (faces, mel, label) = next(stream)
-            faces, mel, label = faces.to(device), mel.to(device), label.to(device)
-            with net.no_sync() if world > 1 and k < accumulation - 1 else nullcontext():
-                visual, audio = net(faces, mel)
-                batch_loss = sync_loss(visual, audio, label)
-                (batch_loss / accumulation).backward()
-            correct = ((sync_probability(visual, audio) > 0.5) == (label > 0.5)).sum().item()
-            totals += torch.tensor([batch_loss.item() * len(label), correct, len(label)], device=device)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        if world > 1:
-            dist.all_reduce(totals)
-        loss, accuracy = (totals[0] / totals[2]).item(), (totals[1] / totals[2]).item()
-        if rank == 0:
-            with open(log, "a") as f:
-                f.write(f"{step + 1},{loss:.6f},{accuracy:.4f}\n")
-            if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
-                save_checkpoint(output, model, optimizer, step + 1, epoch + 1, config)
-    if world > 1:
-        dist.barrier()
-        dist.destroy_process_group()
-    return {"output": str(output), "steps": config.steps, "resumed_from": first_step, "loss": loss,
-            "accuracy": accuracy, "clips": len(data.clips), "windows": len(data),
-            "seconds": round(time.perf_counter() - start_time, 3)}
-
-
-def _resume(path: Path, model: SyncNet, optimizer: torch.optim.Optimizer,
-            config: SyncNetTrainConfig) -> tuple[int, int]:
-    """Load the weights and optimizer state saved in ``path``; returns the (step, epoch) to go on from."""
-    state = read_checkpoint(path)
-    if SyncNetConfig.from_dict(state["config"]) != config.model:
-        raise InputError(path, "holds a SyncNet of another architecture; choose another output to start afresh")
-    if "optimizer" not in state:
-        raise InputError(path, "holds a SyncNet without its training state; choose another output")
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    return state["step"], state["epoch"]
-
-
-def _start_log(path: Path, step: int) -> None:
-    """Begin the CSV log, or keep its rows up to ``step`` (later ones were never checkpointed and are redone)."""
-    rows = path.read_text().splitlines()[1:] if path.exists() else []
-    kept = [row for row in rows if int(row.split(",")[0]) <= step]
-    path.write_text("".join(f"{row}\n" for row in ["step,loss,accuracy", *kept]))
-
-
-def save_checkpoint(path: Path, model: SyncNet, optimizer: torch.optim.Optimizer, step: int, epoch: int,
-                    config: SyncNetTrainConfig) -> None:
-    """Write the model, optimizer, step, next epoch and training config atomically to ``path``."""
-    with atomic_output(path) as tmp:
-        state = model.checkpoint(optimizer=optimizer.state_dict(), step=step, epoch=epoch, train=asdict(config))
-        torch.save(state, tmp)
+    summary = fit(SyncNet(config.model), data, sync_step, output, config, progress)
+    return {**summary, "clips": len(data.clips), "windows": len(data)}
