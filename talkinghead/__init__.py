@@ -20,4 +20,11 @@ def dub(*args, **kwargs):
     return _dub(*args, **kwargs)
 
 
-__all__ = ["InputError", "Motion", "animate", "dub", "__version__"]
+def track_motion(*args, **kwargs):
+    """A real video's face -> Motion; see :func:`talkinghead.pipeline.track_motion`."""
+    from talkinghead.pipeline import track_motion as _track_motion
+
+    return _track_motion(*args, **kwargs)
+
+
+__all__ = ["InputError", "Motion", "animate", "dub", "track_motion", "__version__"]

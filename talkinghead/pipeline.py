@@ -1,4 +1,5 @@
-"""animate(): portrait + speech -> Motion -> warp renderer -> mp4; dub(): video + speech -> lips -> dub renderer -> mp4.
+"""animate(): portrait + speech -> Motion -> warp renderer -> mp4; dub(): video + speech -> lips -> dub renderer -> mp4;
+track_motion(): a real video -> Motion.
 
 The CLI and the Python API call these.
 """
@@ -18,11 +19,12 @@ from talkinghead.audio.features import AudioFeatures
 from talkinghead.config import option
 from talkinghead.errors import InputError
 from talkinghead.face.portrait import Portrait, load_portrait
-from talkinghead.face.track import FaceTrack, Tracker
+from talkinghead.face.track import FaceTrack, Tracker, track_frames
 from talkinghead.io.playback import FrameReader, frame_order
-from talkinghead.io.video import Mp4Writer, atomic_output, source_audio, video_info
+from talkinghead.io.video import Mp4Writer, atomic_output, read_frames, source_audio, video_info
 from talkinghead.motion import registry
 from talkinghead.motion.motion import Motion
+from talkinghead.motion.tracked import motion_from_track
 from talkinghead.render.dub import DubPlan, DubRenderConfig, DubRenderer
 from talkinghead.render.warp import WarpRenderer
 
@@ -70,6 +72,16 @@ class DubConfig:
     face_index: int = option(0, "which face to dub when there are several (0 = largest)")
     work_size: int = option(512, "the face region is processed at most this many pixels across")
     crf: int = option(20, "H.264 quality (lower is better, 18-28 typical)")
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
+
+
+@dataclass
+class TrackConfig:
+    """Which face of a video is tracked into a Motion."""
+
+    face_index: int = option(0, "which face to track when there are several (0 = largest)")
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -163,6 +175,29 @@ def animate(image: str | Path, audio: str | Path, output: str | Path, config: An
             "wall_seconds": round(wall, 3), "real_time_factor": round(wall / max(speech.duration, 1e-9), 3)}
 
 
+def check_video(video: str | Path) -> tuple[float, int, int, float]:
+    """fps, width, height and duration of a video; InputError when it is not one, or is too large or too small."""
+    fps, width, height, duration = video_info(video)
+    if max(width, height) > MAX_VIDEO_SIDE:
+        raise InputError(video, f"video too large ({width}x{height}); at most {MAX_VIDEO_SIDE} px on a side")
+    if min(width, height) < 64:
+        raise InputError(video, f"video too small ({width}x{height}); need at least 64x64")
+    return fps, width, height, duration
+
+
+def track_motion(video: str | Path, config: TrackConfig | None = None, progress: Progress | None = None) -> Motion:
+    """A real video's face -> Motion at the video's fps, every channel measured (:mod:`talkinghead.motion.tracked`)."""
+    config = config or TrackConfig()
+    fps, _, _, duration = check_video(video)
+    frames = read_frames(video)
+    if progress:
+        frames = progress(frames, int(round(fps * duration)))
+    track = track_frames(frames, fps, config.face_index, follow=True)
+    if not track.found.any():
+        raise InputError(video, "no face found in any frame")
+    return motion_from_track(track, str(video))
+
+
 def _track(reader: FrameReader, fps: float, duration: float, face_index: int, progress: Progress | None) -> FaceTrack:
     """Pass one over the source video: every frame tracked, every timestamp recorded."""
     frames = reader.scan()
@@ -183,11 +218,7 @@ def dub(video: str | Path, audio: str | Path, output: str | Path, config: DubCon
     config = config or DubConfig()
     check_output(output)
     start = time.perf_counter()
-    fps, width, height, duration = video_info(video)
-    if max(width, height) > MAX_VIDEO_SIDE:
-        raise InputError(video, f"video too large ({width}x{height}); at most {MAX_VIDEO_SIDE} px on a side")
-    if min(width, height) < 64:
-        raise InputError(video, f"video too small ({width}x{height}); need at least 64x64")
+    fps, width, height, duration = check_video(video)
     speech = load_audio(audio)
     reader = FrameReader(video)
     track = _track(reader, fps, duration, config.face_index, progress("track") if progress else None)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
+import types
 import wave
 from dataclasses import replace
 from pathlib import Path
@@ -13,9 +15,12 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import DATA, need
+from conftest import DATA, need, run_cli, visible_lines
 from talkinghead.data.prepare import PrepareConfig, energy_offset, prepare_dataset
 from talkinghead.errors import InputError
+from talkinghead.face import regions
+from talkinghead.motion.channels import CHANNELS
+from talkinghead.motion.motion import Motion
 from talkinghead.eval.syncnet import (MEL_ROWS_PER_FRAME, SyncNet, SyncNetConfig, load_syncnet, mel_input, score_video,
                                       sync_probability, sync_scores)
 from talkinghead.train.syncnet import SyncNetTrainConfig, SyncPairs, train_syncnet
@@ -105,6 +110,73 @@ def test_prepare_resumes_and_logs_bad_clips(prepared):
     assert len(lines) == 2 and all(line.startswith("broken\t") for line in lines)
     assert "not a readable video" in lines[0]
     assert not (output / "broken").exists()
+
+
+def test_prepare_writes_the_tracked_motion(prepared):
+    """motion.json beside the landmarks: every channel at 25 fps, the jaw following the mouth the landmarks show."""
+    for name, source in CLIPS.items():
+        folder = prepared[1] / name
+        motion = Motion.load(folder / "motion.json")
+        assert (motion.n_frames, motion.fps, set(motion.channels)) == (75, 25.0, set(CHANNELS))
+        opening = regions.mouth_opening(np.load(folder / "landmarks.npy").astype(np.float64))
+        assert np.corrcoef(motion["jaw_open"], opening)[0, 1] > 0.95
+        assert motion.meta["found"] == 1.0 and Path(motion.meta["source"]).name == source.name
+        assert len(motion.meta["blinks"]) >= 1  # both speakers blink in their clip
+
+
+class FakeRay(types.ModuleType):
+    """A stand-in ``ray`` that runs each remote task in this process when it is submitted, and logs its calls."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        super().__init__("ray")
+        self.refuse, self.calls = refuse, []
+
+    def init(self, address: str) -> None:
+        if self.refuse:
+            raise ConnectionError(f"Could not find any running Ray instance at {address}.\nPlease start one.")
+        self.calls.append(("init", address))
+
+    def remote(self, num_cpus: int):
+        def wrap(function):
+            def submit(task):
+                self.calls.append(("task", task[0], num_cpus))
+                return function(task)
+            return types.SimpleNamespace(remote=submit)
+        return wrap
+
+    def wait(self, pending: list, num_returns: int) -> tuple[list, list]:
+        return pending[:num_returns], pending[num_returns:]
+
+    def get(self, ref):
+        return ref
+
+    def shutdown(self) -> None:
+        self.calls.append(("shutdown",))
+
+
+def test_prepare_on_ray_runs_each_clip_as_a_remote_task(prepared, tmp_path, monkeypatch):
+    ray = FakeRay()
+    monkeypatch.setitem(sys.modules, "ray", ray)
+    summary = prepare_dataset(prepared[0], tmp_path, PrepareConfig(crop_size=CROP, ray="ray://head:10001"))
+    assert (summary["prepared"], summary["failed"]) == (2, 1)
+    assert ray.calls[0] == ("init", "ray://head:10001") and ray.calls[-1] == ("shutdown",)
+    assert sorted(call[1] for call in ray.calls[1:-1]) == ["broken", *sorted(CLIPS)]
+    for name in CLIPS:
+        files = sorted(p.name for p in (tmp_path / name).iterdir())
+        assert files == sorted(p.name for p in (prepared[1] / name).iterdir()) and "motion.json" in files
+    assert (tmp_path / "errors.log").read_text().startswith("broken\t")
+    again = prepare_dataset(prepared[0], tmp_path, PrepareConfig(crop_size=CROP, ray="ray://head:10001"))
+    assert (again["prepared"], again["skipped"], again["failed"]) == (0, 2, 1)  # resumed: only the bad clip again
+
+
+@pytest.mark.parametrize("ray, problem", [(None, "--ray needs Ray, which is not installed (pip install ray)"),
+                                          (FakeRay(refuse=True), "--ray auto: cannot connect (Could not find any "
+                                                                 "running Ray instance at auto.)")])
+def test_prepare_on_ray_without_ray_or_a_cluster_says_so(prepared, tmp_path, monkeypatch, ray, problem):
+    monkeypatch.setitem(sys.modules, "ray", ray)  # None: ``import ray`` fails, as where Ray is not installed
+    run = run_cli("prepare", prepared[0], "-o", tmp_path / "out", "--ray", "auto")
+    assert run.code == 1 and visible_lines(run.stderr) == [f"talkinghead: error: {problem}"]
+    assert not (tmp_path / "out").exists()
 
 
 def test_energy_offset_follows_delayed_audio(prepared):

@@ -12,6 +12,8 @@ Each clip becomes ``OUTPUT/<clip id>/`` holding:
 - ``affine.npy``: (T, 2, 3) float32 transforms from source pixels to the aligned crop (:mod:`talkinghead.face.align`);
 - ``face.npy``: (T, S, S, 3) uint8 RGB aligned face crops, S = ``crop_size`` (eyes at 38 % of the height, mouth
   at 72 %; the lower half is what SyncNet sees);
+- ``motion.json``: every Motion channel measured on the landmarks at 25 fps (:mod:`talkinghead.motion.tracked`; lost
+  frames interpolated), readable with :meth:`Motion.load`;
 - ``meta.json``, written last (a clip folder without it is incomplete and is redone): ``format`` (1), ``source``,
   ``fps`` (25), ``frames`` (T), ``duration`` (T / 25 s), ``audio_duration`` (s), ``source_fps``, ``crop_size``,
   ``found`` (fraction of frames with a face), ``av_offset`` (frames; positive when the picture is late: the mouth at
@@ -21,11 +23,14 @@ Each clip becomes ``OUTPUT/<clip id>/`` holding:
   ``lse_d`` when SyncNet measured it.
 
 Every series is indexed by frame at 25 fps: any source rate is resampled by time (frame i, at i/25 s, is the source
-frame nearest in time, source frame k taken at k / source fps). Files other stages add to a clip folder (motion,
-other features) go beside these and are listed in no fixed set, so readers check for the files they need.
+frame nearest in time, source frame k taken at k / source fps). Files other stages add to a clip folder (other
+features) go beside these and are listed in no fixed set, so readers check for the files they need.
 
 Clips that cannot be used (unreadable, no sound, too short, no face in most frames, poorly synchronised) are listed in
 ``OUTPUT/errors.log`` (``clip id<TAB>source<TAB>reason``) and skipped; they are tried again on the next run.
+
+Clips are prepared by ``workers`` local processes, or with ``ray`` as Ray tasks on that cluster (one CPU each), whose
+nodes need talkinghead installed and the source and output folders at the same paths.
 """
 
 from __future__ import annotations
@@ -40,7 +45,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import ModuleType
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
@@ -50,7 +56,9 @@ from talkinghead.config import option
 from talkinghead.errors import InputError
 from talkinghead.face import regions
 from talkinghead.face.align import CROP_SIZE, FPS, align_video
+from talkinghead.face.track import FaceTrack
 from talkinghead.io.video import video_info
+from talkinghead.motion.tracked import motion_from_track
 
 if TYPE_CHECKING:
     from talkinghead.eval.syncnet import SyncNet
@@ -59,6 +67,7 @@ if TYPE_CHECKING:
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".avi"}
 FORMAT = 1
 ENERGY_BANDS = 16  # mel band groups whose energies explain the mouth opening in :func:`energy_offset`
+Result = tuple[str, str, str | None]  # one clip's outcome: clip id, source, error line or None
 
 
 @dataclass
@@ -74,6 +83,8 @@ class PrepareConfig:
     syncnet: str | None = option(None, "SyncNet checkpoint measuring the offset (LSE)", metavar="FILE")
     min_sync_confidence: float | None = option(None, "with --syncnet: skip clips whose LSE-C is lower (LatentSync "
                                                      "used 3, on the original SyncNet's scale)")
+    ray: str | None = option(None, "prepare the clips as Ray tasks on the cluster at this address ('auto': the one "
+                                   "this machine belongs to) instead of in local worker processes", metavar="ADDRESS")
 
 
 def find_videos(source_dir: Path, exclude: Path | None = None) -> list[Path]:
@@ -159,6 +170,8 @@ def prepare_clip(video: Path, clip_dir: Path, config: PrepareConfig) -> dict:
     np.save(clip_dir / "mel.npy", mel)
     np.save(clip_dir / "landmarks.npy", track.landmarks.astype(np.float32))
     np.save(clip_dir / "affine.npy", track.matrices.astype(np.float32))
+    motion_from_track(FaceTrack(track.landmarks, track.found.astype(float), FPS), str(video)).save(
+        clip_dir / "motion.json")
     size = config.crop_size
     faces = np.lib.format.open_memmap(clip_dir / "face.npy", "w+", np.uint8, (track.n_frames, size, size, 3))
     for i, face in enumerate(track.crops()):
@@ -188,7 +201,7 @@ def prepare_clip(video: Path, clip_dir: Path, config: PrepareConfig) -> dict:
     return meta
 
 
-def _prepare_task(task: tuple[str, str, str, dict]) -> tuple[str, str, str | None]:
+def _prepare_task(task: tuple[str, str, str, dict]) -> Result:
     """Worker: prepare one clip; returns (clip id, source, error line or None). Top level, so spawn can import it."""
     name, video, clip_dir, config = task
     try:
@@ -198,6 +211,32 @@ def _prepare_task(task: tuple[str, str, str, dict]) -> tuple[str, str, str | Non
         shutil.rmtree(clip_dir, ignore_errors=True)
         reason = exc.problem if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
         return name, video, " ".join(str(reason).split())
+
+
+def _ray(address: str) -> ModuleType:
+    """The ``ray`` module, connected to the cluster at ``address``; InputError when Ray is missing or unreachable."""
+    try:
+        import ray
+    except ImportError:
+        raise InputError(None, "--ray needs Ray, which is not installed (pip install ray)") from None
+    try:
+        ray.init(address=address)
+    except Exception as exc:  # Ray's connection failures share no base class; the address is the user's
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(None, f"--ray {address}: cannot connect ({reason})") from None
+    return ray
+
+
+def _ray_results(ray: ModuleType, tasks: list[tuple[str, str, str, dict]]) -> Iterator[Result]:
+    """The tasks run as Ray remote tasks; their results as they finish, the connection closed after the last."""
+    try:
+        remote = ray.remote(num_cpus=1)(_prepare_task)
+        pending = [remote.remote(task) for task in tasks]
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            yield ray.get(done[0])
+    finally:
+        ray.shutdown()
 
 
 def prepare_dataset(source_dir: str | Path, output_dir: str | Path, config: PrepareConfig | None = None,
@@ -215,6 +254,7 @@ def prepare_dataset(source_dir: str | Path, output_dir: str | Path, config: Prep
         raise InputError(output_dir, "the output folder must not be the source folder")
     if config.syncnet:
         _syncnet(config.syncnet)  # a bad checkpoint is the user's error, not every clip's
+    ray = _ray(config.ray) if config.ray else None
     output_dir.mkdir(parents=True, exist_ok=True)
     duplicates, tasks, seen = [], [], {}
     for video in find_videos(source_dir, exclude=output_dir):
@@ -225,15 +265,18 @@ def prepare_dataset(source_dir: str | Path, output_dir: str | Path, config: Prep
         seen[name] = video
         if not (output_dir / name / "meta.json").exists():
             tasks.append((name, str(video), str(output_dir / name), asdict(config)))
-    workers = min(config.workers, len(tasks))
+    workers = 1 if ray else min(config.workers, len(tasks))
     failed = 0
     with open(output_dir / "errors.log", "a") as log, ProcessPoolExecutor(
             workers, mp_context=multiprocessing.get_context("spawn")) if workers > 1 else nullcontext() as pool:
         log.writelines(f"{name}\t{video}\t{reason}\n" for name, video, reason in duplicates)
-        results = (as_completed([pool.submit(_prepare_task, task) for task in tasks]) if pool
-                   else (_prepare_task(task) for task in tasks))
-        for result in progress(results, len(tasks)) if progress else results:
-            name, video, reason = result.result() if pool else result
+        if ray:
+            results = _ray_results(ray, tasks)
+        elif pool:
+            results = (future.result() for future in as_completed([pool.submit(_prepare_task, t) for t in tasks]))
+        else:
+            results = (_prepare_task(task) for task in tasks)
+        for name, video, reason in progress(results, len(tasks)) if progress else results:
             if reason is not None:
                 log.write(f"{name}\t{video}\t{reason}\n")
                 log.flush()

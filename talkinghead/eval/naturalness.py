@@ -32,17 +32,22 @@ def brow_curve(track: FaceTrack) -> np.ndarray:
     return -face_frame(track.landmarks)[:, regions.RIGHT_BROW + regions.LEFT_BROW, 1].mean(-1)
 
 
+def open_level(eyes: np.ndarray, fps: float) -> np.ndarray:
+    """The eyes' running open level: the 90th percentile of the lid gap over 3 s (gaps filled)."""
+    return percentile_filter(fill_gaps(eyes), 90, size=max(3, int(round(3 * fps))), mode="nearest")
+
+
 def detect_blinks(eyes: np.ndarray, fps: float, closed: float = 0.65, moving: float = 0.8,
                   max_s: float = 1.0) -> np.ndarray:
     """(N, 2) start and end (exclusive) frames of blinks: the eyes drop below ``closed`` x their running open level.
 
     Each blink spans the frames around that dip where the lids are below ``moving`` x open (closing and reopening).
-    The open level is the 90th percentile over 3 s; closures longer than ``max_s`` are not blinks.
+    The open level is :func:`open_level`; closures longer than ``max_s`` are not blinks.
     """
     e = fill_gaps(eyes)
     if not np.isfinite(e).any():
         return np.zeros((0, 2), int)
-    level = percentile_filter(e, 90, size=max(3, int(round(3 * fps))), mode="nearest")
+    level = open_level(e, fps)
     blinks = []
     for a, b in _runs(e < moving * level):
         dips = _runs(e[a:b] < closed * level[a:b]) + a

@@ -18,6 +18,9 @@ from talkinghead.motion.channels import CHANNELS
 from talkinghead.render.topology import MOUTH_CENTER, with_mouth_center
 
 
+NECK_PIVOT = (0.1, 0.9)  # the head turns about a point this far below and behind the chin (eye distances)
+
+
 @dataclass
 class RigConfig:
     """Amplitudes of the rig, in eye-distance units (degrees for gaze travel)."""
@@ -64,7 +67,7 @@ class FaceRig:
         self.rest = local + self.offset
         self.face_width = float(np.ptp(local[regions.FACE_OVAL, 0])) * self.scale
         chin = local[regions.CHIN]
-        self.pivot_local = np.array([0.0, chin[1] + 0.1, chin[2] + 0.9])
+        self.pivot_local = np.array([0.0, chin[1] + NECK_PIVOT[0], chin[2] + NECK_PIVOT[1]])
 
     # construction -------------------------------------------------------------------------
 
@@ -195,3 +198,11 @@ def _euler(yaw: float, pitch: float, roll: float) -> np.ndarray:
     rx = np.array([[1, 0, 0], [0, np.cos(b), np.sin(b)], [0, -np.sin(b), np.cos(b)]])
     rz = np.array([[np.cos(g), -np.sin(g), 0], [np.sin(g), np.cos(g), 0], [0, 0, 1]])
     return rz @ rx @ ry
+
+
+def euler_angles(rot: np.ndarray) -> np.ndarray:
+    """yaw, pitch, roll (degrees) of face-frame rotations (..., 3, 3): the inverse of :func:`_euler` (Rz Rx Ry)."""
+    yaw = np.arctan2(rot[..., 2, 0], rot[..., 2, 2])
+    pitch = np.arcsin(np.clip(-rot[..., 2, 1], -1, 1))
+    roll = np.arctan2(-rot[..., 0, 1], rot[..., 1, 1])
+    return np.degrees(np.stack([yaw, pitch, roll], axis=-1))
