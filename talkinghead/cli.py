@@ -15,7 +15,7 @@ from typing import Iterable
 from talkinghead import __version__, config as cfg
 from talkinghead.errors import InputError
 from talkinghead.eval.evaluate import EvalConfig
-from talkinghead.pipeline import AnimateConfig, DubConfig, MotionConfig
+from talkinghead.pipeline import AnimateConfig, DubConfig, MotionConfig, TrackConfig
 
 
 def _progress(quiet: bool, label: str, unit: str = "frame"):
@@ -60,6 +60,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
 TRAINERS = {
     "syncnet": ("talkinghead.train.syncnet", "SyncNetTrainConfig", "train_syncnet",
                 "SyncNet for LSE-C / LSE-D (LatentSync's recipe)"),
+    "lips": ("talkinghead.train.lips", "LipsTrainConfig", "train_lips",
+             "learned lips, GoHD stage 1 (mel window -> lip channels)"),
+    "expression": ("talkinghead.train.expression", "ExpressionTrainConfig", "train_expression",
+                   "learned blinks and brows, GoHD stage 2 (recurrent, sampled)"),
+    "syncer": ("talkinghead.train.syncer", "SyncerTrainConfig", "train_syncer",
+               "MS-Sync multi-scale audio-motion syncer (contrastive)"),
 }
 
 
@@ -98,6 +104,17 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     cfg.add_arguments(p, MotionConfig)
     _common(p)
 
+    p = sub.add_parser("track", help="real video -> motion file (JSON or CSV), mouth cues, ARKit blendshapes",
+                       description="Measure every motion channel of a face in a real video (FaceMesh landmarks, "
+                                   "scaled to the speaker's own range, the clip's median pose as rest), at the "
+                                   "video's fps; frames where the face is lost are interpolated.")
+    p.add_argument("video", help="video of the person (mp4, mov, mkv, webm, mpg)")
+    p.add_argument("-o", "--output", required=True, help="motion file: .json or .csv")
+    p.add_argument("--cues", metavar="FILE", help="also write 2D mouth-shape cues A-H/X (.json or .tsv)")
+    p.add_argument("--arkit", metavar="FILE", help="also write ARKit-style blendshape weights (.json or .csv)")
+    cfg.add_arguments(p, TrackConfig)
+    _common(p)
+
     p = sub.add_parser("eval", help="score generated videos: lip sync, motion, identity, image quality",
                        description="Score one generated video, or a folder of them matched to companions by name.")
     p.add_argument("generated", help="generated video, or a folder of them")
@@ -119,11 +136,21 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("prepare", help="videos (HDTF / VoxCeleb2 / LRS2 layouts) -> training folder",
                        description="Prepare every video under DATASET_DIR for training: 25 fps, 16 kHz audio, mel, "
-                                   "landmarks, aligned face crops, audio-visual offset. Resumable; bad clips are "
-                                   "logged to OUTPUT/errors.log and skipped.")
+                                   "landmarks, tracked motion, aligned face crops, audio-visual offset. Resumable; bad "
+                                   "clips are logged to OUTPUT/errors.log and skipped.")
     p.add_argument("dataset", help="folder of videos, searched recursively")
     p.add_argument("-o", "--output", required=True, help="prepared folder (created)")
     cfg.add_arguments(p, PrepareConfig)
+    _common(p)
+
+    from talkinghead.data.synth import SynthConfig
+
+    p = sub.add_parser("synth", help="synthetic speech corpus with exact lip labels (espeak-ng, many languages)",
+                       description="Write a training folder of random utterances spoken by espeak-ng in many "
+                                   "languages and voices, augmented (noise, reverberation, band-limiting, codecs, "
+                                   "speed), with lip channels from the exact phoneme timings. Resumable.")
+    p.add_argument("-o", "--output", required=True, help="corpus folder (created)")
+    cfg.add_arguments(p, SynthConfig)
     _common(p)
 
     train = sub.add_parser("train", help="train a model on a prepared folder").add_subparsers(dest="model",
@@ -155,6 +182,11 @@ def run(args: argparse.Namespace) -> dict:
 
         config = cfg.build(PrepareConfig, args.config, args)
         return prepare_dataset(args.dataset, args.output, config, _progress(args.quiet, "prepare", "clip"))
+    if args.command == "synth":
+        from talkinghead.data.synth import SynthConfig, synth_corpus
+
+        return synth_corpus(args.output, cfg.build(SynthConfig, args.config, args),
+                            _progress(args.quiet, "synth", "utterance"))
     if args.command == "train":
         module, config_name, function, _ = TRAINERS[args.model]
         module = importlib.import_module(module)
@@ -165,6 +197,13 @@ def run(args: argparse.Namespace) -> dict:
         config = cfg.build(DubConfig, args.config, args)
         return pipeline.dub(args.video, args.audio, args.output, config,
                             lambda stage: _progress(args.quiet, stage))
+    if args.command == "track":
+        motion = pipeline.track_motion(args.video, cfg.build(TrackConfig, args.config, args),
+                                       _progress(args.quiet, "track"))
+        _write_motion_outputs(motion, Path(args.output), args.cues and Path(args.cues), args.arkit and Path(args.arkit))
+        return {"output": args.output, "frames": motion.n_frames, "fps": motion.fps,
+                "seconds": round(motion.duration, 3), "found": motion.meta["found"],
+                "blinks": len(motion.meta["blinks"])}
     if args.command == "animate":
         config = cfg.build(AnimateConfig, args.config, args)
         motion = Motion.load(args.motion) if args.motion else None
