@@ -1,8 +1,13 @@
-"""Lip-sync of the phonetic lips against real video: r of jaw_open vs the tracked mouth opening, as Markdown.
+"""Lip sync of the lip generators against real video, and how they move the lips in other languages, as Markdown.
 
-Usage: python bench/lipsync_motion.py [--data DIR]
-Prints one table from recognised phones (no transcript) for every clip, then one for the GRID clips aligned to
-the transcripts their names encode. Tracked mouth curves are cached in /tmp (keyed by size and mtime).
+Usage: python bench/lipsync_motion.py [--lips phonetic learned] [--syncer FILE]
+
+1. Every talking clip of ../shared/data: r of each generator's jaw_open against the tracked mouth opening (best
+   lag within +-3 frames), from the sound alone (no transcript), then the GRID clips with their transcripts.
+2. Every speech recording, grouped by language: how much the jaw moves while speaking (deviation of jaw_open over
+   voiced frames, share of them with the mouth open past 0.2), how closely it follows the syllables (r with the
+   speech activity) and the MS-Sync syncer's confidence that lips and sound belong together.
+Tracked mouth curves are cached in /tmp (keyed by size and mtime).
 """
 
 from __future__ import annotations
@@ -15,30 +20,23 @@ from pathlib import Path
 
 import numpy as np
 
-from talkinghead.audio.decode import SAMPLE_RATE, Audio, load_audio
+from common import DATA, TALKING_CLIPS, markdown_table, require_data
+from talkinghead.audio.decode import load_audio
 from talkinghead.audio.features import AudioFeatures
-from talkinghead.audio.phones import recognize_phones
-from talkinghead.eval.lipsync import best_lag
-from talkinghead.motion.phonetic_lips import PhoneticLips
+from talkinghead.data.grid import grid_transcript
+from talkinghead.eval.lipsync import best_lag, pearson
+from talkinghead.motion import registry
+from talkinghead.motion.syncer import Syncer, sync_score
+from talkinghead.motion.weights import load_model
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-TALKING = ["videoretalking/face1.mp4", "videoretalking/face2.mp4", "videoretalking/face3.mp4",
-           "videoretalking/face4.mp4", "videoretalking/face5.mp4", "sadtalker/WDA_KatieHill_000.mp4",
-           "hyperlips/video2.mp4", "latentsync/demo1_video.mp4"]
 CACHE = Path(tempfile.gettempdir()) / "talkinghead-bench-mouth"
-GRID_WORDS = [
-    {"b": "bin", "l": "lay", "p": "place", "s": "set"},
-    {"b": "blue", "g": "green", "r": "red", "w": "white"},
-    {"a": "at", "b": "by", "i": "in", "w": "with"},
-    None,  # the letter itself
-    dict(zip("0123456789", "zero one two three four five six seven eight nine".split())),
-    {"a": "again", "n": "now", "p": "please", "s": "soon"},
-]
-
-
-def grid_transcript(path: Path) -> str:
-    """The sentence a GRID file name encodes, e.g. bbaf2n -> 'bin blue at f two now'."""
-    return " ".join(code if table is None else table[code] for code, table in zip(path.stem, GRID_WORDS))
+SPEECH = {  # recording -> language
+    "sadtalker/RD_Radio31_000.wav": "English", "sadtalker/RD_Radio34_002.wav": "English",
+    "echomimic/jane.wav": "English", "echomimic/walden.wav": "English", "videoretalking/audio1.wav": "English",
+    "videoretalking/audio2.wav": "English", "dreamtalk/acknowledgement_english.m4a": "English",
+    "sadtalker/chinese_news.wav": "Mandarin", "sadtalker/deyu.wav": "German", "sadtalker/fayu.wav": "French",
+    "sadtalker/japanese.wav": "Japanese", "dreamtalk/korean1.wav": "Korean",
+}
 
 
 def real_opening(path: Path) -> tuple[np.ndarray, float]:
@@ -57,43 +55,68 @@ def real_opening(path: Path) -> tuple[np.ndarray, float]:
     return track.mouth_opening, track.fps
 
 
-def measure(path: Path, transcript: str | None) -> dict[str, float]:
-    """r and lag of jaw_open and of the loudness baseline against the real mouth, and the speed."""
-    opening, fps = real_opening(path)
-    audio = load_audio(path)
+def jaw(name: str, features: AudioFeatures) -> tuple[np.ndarray, float]:
+    """The generator's jaw_open and its speed (x real time)."""
     start = time.perf_counter()
-    features = AudioFeatures(audio, fps=fps, transcript=transcript)
-    jaw = PhoneticLips().generate(features)["jaw_open"]
-    seconds = time.perf_counter() - start
-    r, lag = best_lag(jaw, opening, 3)
-    r0, lag0 = best_lag(features.loudness, opening, 3)
-    return {"r": r, "lag": lag, "r0": r0, "lag0": lag0, "speed": audio.duration / seconds}
+    motion = registry.create("lips", name).generate(features)
+    return motion["jaw_open"], features.audio.duration / (time.perf_counter() - start)
 
 
-def table(rows: dict[str, dict[str, float]]) -> str:
-    """Markdown table of the per-clip figures and the GRID / other means."""
-    lines = ["| clip | r | lag | loudness r | lag | x real time |", "|---|---|---|---|---|---|"]
-    for name, m in rows.items():
-        lines.append(f"| {name} | {m['r']:.3f} | {m['lag']:+d} | {m['r0']:.3f} | {m['lag0']:+d} | {m['speed']:.0f} |")
-    for group, members in (("GRID mean", [n for n in rows if n.startswith("lipnet-grid")]),
-                           ("other mean", [n for n in rows if not n.startswith("lipnet-grid")])):
-        if members:
-            mean = {k: np.mean([rows[n][k] for n in members]) for k in ("r", "r0", "speed")}
-            lines.append(f"| **{group}** | **{mean['r']:.3f}** | | {mean['r0']:.3f} | | {mean['speed']:.0f} |")
-    return "\n".join(lines)
+def sync_table(paths: list[Path], names: list[str], transcripts: bool) -> str:
+    """Per clip and generator: r and lag against the real mouth; GRID and other means."""
+    rows, scores = [], {n: {"GRID": [], "other": []} for n in names}
+    for path in paths:
+        opening, fps = real_opening(path)
+        features = AudioFeatures(load_audio(path), fps, grid_transcript(path.stem) if transcripts else None)
+        row = [str(path.relative_to(DATA))]
+        for name in names:
+            r, lag = best_lag(jaw(name, features)[0], opening, 3)
+            scores[name]["GRID" if path.parent.name == "lipnet-grid" else "other"].append(r)
+            row += [f"{r:.3f}", f"{lag:+d}"]
+        rows.append(row)
+    for group in ("GRID", "other"):
+        if scores[names[0]][group]:
+            rows.append([f"**{group} mean**"] + sum(([f"**{np.mean(scores[n][group]):.3f}**", ""] for n in names), []))
+    return markdown_table(["clip"] + sum(([f"{n} r", "lag"] for n in names), []), rows)
+
+
+def language_table(names: list[str], syncer: Syncer) -> str:
+    """Per recording and generator: jaw deviation while speaking, open share, r with activity, syncer confidence."""
+    rows, groups = [], {}
+    for rel, language in SPEECH.items():
+        if not (DATA / rel).exists():
+            continue
+        features = AudioFeatures(load_audio(DATA / rel), 25.0)
+        speaking = features.activity > 0.3
+        row = [rel, language]
+        for name in names:
+            motion = registry.create("lips", name).generate(features)
+            j = motion["jaw_open"]
+            figures = [float(j[speaking].std()), float((j[speaking] > 0.2).mean()), pearson(j, features.activity),
+                       sync_score(syncer, motion, features)["confidence"]]
+            groups.setdefault((language == "English", name), []).append(figures)
+            row += [f"{v:.3f}" for v in figures]
+        rows.append(row)
+    for english in (True, False):
+        rows.append([f"**{'English' if english else 'other languages'} mean**", ""]
+                    + sum(([f"**{v:.3f}**" for v in np.mean(groups[(english, n)], 0)] for n in names), []))
+    head = sum(([f"{n} jaw sd", "open", "r activity", "sync conf."] for n in names), [])
+    return markdown_table(["recording", "language"] + head, rows)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DATA, help="the shared media folder")
+    parser.add_argument("--lips", nargs="+", default=["phonetic", "learned"], help="lip generators to compare")
+    parser.add_argument("--syncer", default="syncer", help="MS-Sync syncer checkpoint or shipped name")
     args = parser.parse_args()
-    grid = sorted((args.data / "lipnet-grid").glob("*.mpg"))
-    recognize_phones(Audio(np.zeros(SAMPLE_RATE, np.float32)), "a")  # load both decoders before timing
-    name = lambda path: str(path.relative_to(args.data))  # noqa: E731
-    print("Recognised phones (no transcript):\n")
-    print(table({name(p): measure(p, None) for p in grid + [args.data / t for t in TALKING]}))
-    print("\nGRID aligned to its transcripts:\n")
-    print(table({name(p): measure(p, grid_transcript(p)) for p in grid}))
+    require_data()
+    videos = [DATA / c for c in TALKING_CLIPS]
+    print("Lip sync from the sound alone (no transcript):\n")
+    print(sync_table(videos, args.lips, transcripts=False))
+    print("\nGRID clips with their transcripts:\n")
+    print(sync_table([v for v in videos if v.parent.name == "lipnet-grid"], args.lips, transcripts=True))
+    print("\nLip motion per language (speech recordings):\n")
+    print(language_table(args.lips, load_model(Syncer, args.syncer)))
 
 
 if __name__ == "__main__":

@@ -66,6 +66,10 @@ TRAINERS = {
                    "learned blinks and brows, GoHD stage 2 (recurrent, sampled)"),
     "syncer": ("talkinghead.train.syncer", "SyncerTrainConfig", "train_syncer",
                "MS-Sync multi-scale audio-motion syncer (contrastive)"),
+    "pose": ("talkinghead.train.pose", "PoseTrainConfig", "train_pose",
+             "head pose diffusion model (GoHD / DAE-Talker conformer denoiser)"),
+    "pose-vae": ("talkinghead.train.pose", "PoseVAETrainConfig", "train_pose_vae",
+                 "head pose and blink transformer VAE (ICASSP 2023)"),
 }
 
 

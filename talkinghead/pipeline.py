@@ -31,6 +31,9 @@ from talkinghead.render.warp import WarpRenderer
 Progress = Callable[[Iterable[np.ndarray], int], Iterable[np.ndarray]]
 
 
+LIPS_HELP = "lip motion generator: phonetic (recognised English phones) or learned (from the sound, any language)"
+
+
 @dataclass
 class MotionConfig:
     """How speech becomes motion."""
@@ -38,9 +41,10 @@ class MotionConfig:
     fps: float = option(25.0, "video frames per second")
     seed: int = option(0, "random seed of blinks, head motion and gaze (same seed, same video)")
     transcript: str | None = option(None, "what is said, for forced alignment of the phones (English)", metavar="TEXT")
-    lips: str = option("phonetic", "lip motion generator")
-    expression_model: str = option("natural", "blink and brow generator")
-    pose: str = option("prosody", "head motion generator")
+    lips: str = option("phonetic", LIPS_HELP)
+    expression_model: str = option("natural", "blink and brow generator: natural (rules) or learned (sampled "
+                                   "recurrent network)")
+    pose: str = option("prosody", "head motion generator: prosody (rules), diffusion or vae (learned)")
     gaze: str = option("camera", "gaze: 'camera' holds eye contact, 'free' glances away now and then")
     head_motion: float = option(1.0, "head motion strength (0 = still head)")
     blink_rate: float = option(17.0, "blinks per minute")
@@ -65,7 +69,7 @@ class DubConfig:
     """How a video's mouth is re-synced to new speech."""
 
     transcript: str | None = option(None, "what is said, for forced alignment of the phones (English)", metavar="TEXT")
-    lips: str = option("phonetic", "lip motion generator")
+    lips: str = option("phonetic", LIPS_HELP)
     mouth_scale: float = option(1.0, "how wide the mouth opens (1 = as animate opens it)")
     trim: bool = option(False, "end the video with the speech when the speech is shorter")
     loop: bool = option(False, "cover longer speech by looping the video instead of playing it back and forth")

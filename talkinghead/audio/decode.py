@@ -63,3 +63,15 @@ def load_audio(path: str | Path) -> Audio:
     if len(samples) == 0:
         raise InputError(path, "audio is empty")
     return Audio(np.ascontiguousarray(samples), SAMPLE_RATE, Path(path))
+
+
+def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
+    """``samples`` at ``rate`` Hz resampled to ``target`` Hz (polyphase filter; float32)."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    if rate == target:
+        return samples.astype(np.float32)
+    g = gcd(int(rate), int(target))
+    return resample_poly(samples, int(target) // g, int(rate) // g).astype(np.float32)

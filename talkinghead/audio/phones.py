@@ -9,9 +9,8 @@ from pathlib import Path
 
 import numpy as np
 from pocketsphinx import Decoder, get_model_path
-from scipy.signal import resample_poly
 
-from talkinghead.audio.decode import SAMPLE_RATE, Audio
+from talkinghead.audio.decode import SAMPLE_RATE, Audio, resample
 from talkinghead.audio.features import AudioFeatures
 
 FRAME_S = 0.01  # pocketsphinx frame hop
@@ -35,7 +34,7 @@ def _decoder(mode: str) -> Decoder:
 
 def _pcm(audio: Audio) -> bytes:
     """16 kHz 16-bit PCM, scaled down when the samples overshoot full scale."""
-    x = audio.samples if audio.rate == SAMPLE_RATE else resample_poly(audio.samples, SAMPLE_RATE, audio.rate)
+    x = resample(audio.samples, audio.rate, SAMPLE_RATE)
     x = x / max(1.0, float(np.abs(x).max(initial=0.0)))
     return (x * 32767).astype(np.int16).tobytes()
 

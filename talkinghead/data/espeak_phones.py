@@ -48,9 +48,13 @@ def to_arpabet(mnemonic: str) -> str:
 
 def arpabet_phones(phonemes: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
     """espeak-ng phoneme segments -> ARPAbet segments, neighbouring pauses merged."""
+    return merge_pauses([(start, end, to_arpabet(mnemonic)) for start, end, mnemonic in phonemes])
+
+
+def merge_pauses(phones: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
+    """ARPAbet segments with each run of neighbouring pauses made one pause."""
     out: list[tuple[float, float, str]] = []
-    for start, end, mnemonic in phonemes:
-        phone = to_arpabet(mnemonic)
+    for start, end, phone in phones:
         if out and phone == PAUSE and out[-1][2] == PAUSE:
             out[-1] = (out[-1][0], end, PAUSE)
         else:

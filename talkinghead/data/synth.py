@@ -1,9 +1,13 @@
 """A synthetic speech corpus with exact lip labels: espeak-ng in many languages and voices, augmented.
 
 Every utterance is random text in a language's own script (pseudo-words built from its letters, and numbers, which
-espeak-ng reads out in that language), spoken at a random rate and pitch. The lip targets come from the clean
-speech: espeak-ng's phoneme events (:mod:`talkinghead.data.espeak_phones`) drive the phonetic lips, so the timing
-is exact. The audio that is stored has been through :func:`talkinghead.data.augment.augment`.
+espeak-ng reads out in that language), spoken at a random rate and pitch by one of espeak-ng's voice variants; when
+Festival is installed, part of the English utterances are real words said by its voices, which are built from
+recordings of real speakers (:mod:`talkinghead.data.festival`). Every utterance is then sped up or slowed down by
+resampling (formants and pitch move with it). The lip targets come from the clean speech: the phone timings of the
+synthesiser (espeak-ng's phoneme events through :mod:`talkinghead.data.espeak_phones`, or Festival's segments)
+drive the phonetic lips, so the timing is exact. The audio that is stored has been through
+:func:`talkinghead.data.augment.augment`.
 
 ``OUTPUT/<clip id>/`` is laid out like a prepared clip (:mod:`talkinghead.data.prepare`), so the trainers read
 both: ``audio.wav`` (16 kHz, augmented), ``mel.npy``, ``motion.json`` (lip channels at 25 fps, the phones in
@@ -79,6 +83,9 @@ class SynthConfig:
     pad_s: float = option(0.8, "longest silence added before and after each utterance, seconds")
     clean: float = option(0.1, "share of utterances left unaugmented")
     speed: str = option("0.87,1.15", "range of the speed perturbation (resampling: formants and pitch move too)")
+    festival: float = option(0.7, "share of English utterances spoken by Festival's voices (recorded from real "
+                                  "speakers; used when Festival is installed)")
+    stretch: str = option("0.8,1.3", "range of Festival's phone-duration stretch")
     babble: float = option(0.15, "share of augmented utterances with other speech mixed in below them")
     workers: int = option(2, "processes")
     seed: int = option(0, "seed of the whole corpus (utterance i always gets the same draw)")
@@ -91,10 +98,11 @@ def _range(text: str) -> tuple[float, float]:
 
 def synth_clip(index: int, clip_dir: Path, config: SynthConfig) -> dict:
     """Synthesise utterance ``index`` into ``clip_dir`` (meta.json last); returns its metadata."""
-    from talkinghead.audio.decode import Audio
+    from talkinghead.audio.decode import Audio, resample
     from talkinghead.audio.features import AudioFeatures
     from talkinghead.data.augment import augment
-    from talkinghead.data.espeak_phones import arpabet_phones
+    from talkinghead.data.espeak_phones import arpabet_phones, merge_pauses
+    from talkinghead.data.festival import festival_speech, installed_voices, lexicon_words
     from talkinghead.data.prepare import write_wav
     from talkinghead.data.tts import synthesize
     from talkinghead.motion.phonetic_lips import PhoneticLips
@@ -102,32 +110,42 @@ def synth_clip(index: int, clip_dir: Path, config: SynthConfig) -> dict:
     rng = np.random.default_rng([config.seed, index])
     languages = [v.strip() for v in config.languages.split(",") if v.strip()]
     language = languages[index % len(languages)]
-    text = random_text(language, rng)
-    rate, pitch = int(rng.uniform(*_range(config.rate_wpm))), int(rng.uniform(*_range(config.pitch)))
-    variant = str(rng.choice(VARIANTS))
-    speech = synthesize(text, f"{language}+{variant}" if variant else language, rate, pitch, seed=index)
     speed = float(rng.uniform(*_range(config.speed)))
-    clean = speech.to_audio(int(round(16000 / speed)))  # played at 16 kHz: ``speed`` times faster
+    voices = installed_voices() if language.startswith("en") else []
+    if voices and rng.random() < config.festival:
+        voice = str(rng.choice(voices))
+        words = lexicon_words()
+        text = " ".join(rng.choice(words, int(rng.integers(3, 13))))
+        stretch = float(rng.uniform(*_range(config.stretch)))
+        samples, rate, phones = festival_speech(text, voice, stretch)
+        said = {"source": "festival", "voice": voice, "stretch": round(stretch, 3)}
+    else:
+        text = random_text(language, rng)
+        rate_wpm, pitch = int(rng.uniform(*_range(config.rate_wpm))), int(rng.uniform(*_range(config.pitch)))
+        variant = str(rng.choice(VARIANTS))
+        speech = synthesize(text, f"{language}+{variant}" if variant else language, rate_wpm, pitch, seed=index)
+        samples, rate, phones = speech.samples, speech.rate, arpabet_phones(speech.phonemes)
+        said = {"source": "espeak-ng", "variant": variant, "rate_wpm": rate_wpm, "pitch": pitch}
+    clean = resample(samples, rate, int(round(16000 / speed)))  # played at 16 kHz: ``speed`` times faster
     lead, tail = (int(rng.uniform(0.05, config.pad_s) * 16000) for _ in range(2))
-    samples = np.pad(clean.samples, (lead, tail))
+    samples = np.pad(clean, (lead, tail))
     offset = lead / 16000
-    phonemes = [(0.0, offset, "_")] + [(s / speed + offset, e / speed + offset, p) for s, e, p in speech.phonemes]
-    phonemes.append((phonemes[-1][1], len(samples) / clean.rate, "_"))
+    phones = [(0.0, offset, "SIL")] + [(s / speed + offset, e / speed + offset, p) for s, e, p in phones]
+    phones.append((phones[-1][1], len(samples) / 16000, "SIL"))
     features = AudioFeatures(Audio(samples, 16000), FPS)
-    features.phones = arpabet_phones(phonemes)  # exact, instead of recognised
+    features.phones = merge_pauses(phones)  # exact, instead of recognised
     motion = PhoneticLips().generate(features)
     babble = None
     if rng.random() < config.babble:
-        babble = synthesize(random_text(language, rng), language, rate, pitch, seed=index + 1).resampled()
+        babble = synthesize(random_text(language, rng), language, seed=index + 1).resampled()
     heard, applied = (samples, []) if rng.random() < config.clean else augment(samples, rng, babble=babble)
     audio = Audio(heard, 16000)
     clip_dir.mkdir(parents=True, exist_ok=True)
     write_wav(clip_dir / "audio.wav", audio)
     np.save(clip_dir / "mel.npy", AudioFeatures(audio, FPS).mel)
     motion.save(clip_dir / "motion.json")
-    meta = {"format": 1, "source": "espeak-ng", "language": language, "variant": variant, "text": text,
-            "rate_wpm": rate, "pitch": pitch, "speed": round(speed, 4), "augment": applied, "fps": FPS, "frames": motion.n_frames,
-            "duration": round(motion.n_frames / FPS, 4), "av_offset": 0}
+    meta = {"format": 1, **said, "language": language, "text": text, "speed": round(speed, 4), "augment": applied,
+            "fps": FPS, "frames": motion.n_frames, "duration": round(motion.n_frames / FPS, 4), "av_offset": 0}
     tmp = clip_dir / "meta.json.tmp"
     tmp.write_text(json.dumps(meta, ensure_ascii=False, indent=1))
     os.replace(tmp, clip_dir / "meta.json")
@@ -140,13 +158,15 @@ def _synth_task(task: tuple[int, str, dict]) -> tuple[int, float]:
 
 
 def synth_corpus(output_dir: str | Path, config: SynthConfig | None = None, progress: Progress | None = None) -> dict:
-    """Write ``config.utterances`` clips to ``output_dir`` (``synth_00000`` ...); existing clips are kept (resumable)."""
+    """Write ``config.utterances`` clips to ``output_dir`` (``synth_00000`` ...); existing clips are kept
+    (resumable)."""
     config = config or SynthConfig()
     start = time.perf_counter()
     output_dir = Path(output_dir)
     unknown = {v.strip() for v in config.languages.split(",")} - set(LANGUAGES)
     if unknown:
-        raise InputError(None, f"no text generator for {', '.join(sorted(unknown))}; choose from {', '.join(LANGUAGES)}")
+        raise InputError(None, f"no text generator for {', '.join(sorted(unknown))}; "
+                               f"choose from {', '.join(LANGUAGES)}")
     output_dir.mkdir(parents=True, exist_ok=True)
     tasks = [(i, str(output_dir / f"synth_{i:05d}"), asdict(config)) for i in range(config.utterances)
              if not (output_dir / f"synth_{i:05d}" / "meta.json").exists()]

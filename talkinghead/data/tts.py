@@ -115,14 +115,9 @@ class Speech:
 
     def resampled(self, rate: int = 16000) -> np.ndarray:
         """The samples at ``rate`` Hz (float32; timings are unchanged)."""
-        if rate == self.rate:
-            return self.samples
-        from math import gcd
+        from talkinghead.audio.decode import resample
 
-        from scipy.signal import resample_poly
-
-        g = gcd(int(rate), int(self.rate))
-        return resample_poly(self.samples, int(rate) // g, int(self.rate) // g).astype(np.float32)
+        return self.samples if rate == self.rate else resample(self.samples, self.rate, rate)
 
     def to_audio(self, rate: int = 16000):  # noqa: ANN201 - talkinghead.audio.Audio, imported lazily
         """The speech as the pipeline's :class:`talkinghead.audio.Audio` (16 kHz mono by default)."""

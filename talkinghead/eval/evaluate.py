@@ -37,6 +37,8 @@ class EvalConfig:
     face_index: int = option(0, "which face to track, largest first")
     strip: int = option(6, "frames sampled for the report's strip")
     strip_height: int = option(160, "height of each strip frame in pixels")
+    syncer: str = option("syncer", "MS-Sync syncer scoring the tracked lips against the speech (shipped name or "
+                         "checkpoint; 'none' to skip)", metavar="FILE")
     syncnet: str | None = option(None, "SyncNet checkpoint (talkinghead train syncnet) for LSE-C / LSE-D", metavar="FILE")
     fid_weights: str | None = option(None, "Inception TorchScript detector for FID (inception-2015-12-05.pt)",
                                      metavar="FILE")
@@ -137,21 +139,29 @@ def retime(track: FaceTrack, fps: float) -> FaceTrack:
     return FaceTrack(track.landmarks[idx], track.confidence[idx], fps)
 
 
-def speech_curve(path: Path | None, fps: float, n_frames: int, explicit: bool) -> np.ndarray | None:
-    """Per-frame speech level (0..1) of ``path``; None when it has no audio and none was asked for explicitly."""
+def speech_features(path: Path | None, fps: float, explicit: bool):  # noqa: ANN201 - AudioFeatures | None
+    """The speech of ``path`` at ``fps``; None when it has no audio and none was asked for explicitly."""
     from talkinghead.audio import load_audio
     from talkinghead.audio.features import AudioFeatures
 
     if path is None:
         return None
     try:
-        audio = load_audio(path)
+        return AudioFeatures(load_audio(path), fps)
     except InputError:
         if explicit:
             raise
         return None
-    level = AudioFeatures(audio, fps).activity
-    return np.pad(level, (0, max(0, n_frames - len(level))))[:n_frames]
+
+
+def motion_sync(gen: FaceTrack, features, weights: str) -> dict[str, float]:  # noqa: ANN001 - AudioFeatures
+    """The MS-Sync syncer's confidence and offset for the generated video's tracked lips against the speech."""
+    from talkinghead.motion.syncer import Syncer, sync_score
+    from talkinghead.motion.tracked import motion_from_track
+    from talkinghead.motion.weights import shared_model
+
+    score = sync_score(shared_model(Syncer, weights), motion_from_track(gen), features)
+    return {"ms_sync": score["confidence"], "ms_sync_offset": float(score["offset"])}
 
 
 def lip_metrics(gen: FaceTrack, ref: FaceTrack | None, speech: np.ndarray | None, max_lag: int) -> dict[str, float]:
@@ -179,7 +189,8 @@ def evaluate_clip(pair: Pairing, config: EvalConfig, progress: Progress | None =
     if not gen.found.any():
         raise InputError(pair.generated, "no face found in any frame")
     ref = retime(ref, gen.fps) if ref is not None else None
-    speech = speech_curve(pair.audio or pair.generated, gen.fps, gen.n_frames, explicit=pair.audio is not None)
+    features = speech_features(pair.audio or pair.generated, gen.fps, explicit=pair.audio is not None)
+    speech = None if features is None else np.pad(features.activity, (0, gen.n_frames))[:gen.n_frames]
     metrics = {"fps": gen.fps, "frames": float(gen.n_frames), "face_found": float(gen.found.mean())}
     metrics.update(lip_metrics(gen, ref, speech, config.max_lag))
     nat, nat_series = naturalness(gen)
@@ -194,6 +205,8 @@ def evaluate_clip(pair: Pairing, config: EvalConfig, progress: Progress | None =
         from talkinghead.face.portrait import load_portrait
 
         metrics["geometry"] = geometry_distance(gen, load_portrait(pair.source, full=True).landmarks)
+    if features is not None and config.syncer != "none":
+        metrics.update(motion_sync(gen, features, config.syncer))
     if config.syncnet:
         from talkinghead.eval.syncnet import score_video
 

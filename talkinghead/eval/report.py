@@ -51,6 +51,7 @@ METRICS = {
     "lag_ms": Metric("lag", "ms", "best lag of the generated mouth; > 0: it moves late"),
     "lmd": Metric("LMD", "eye widths", "mean distance of generated to real lip landmarks at the best lag (↓)"),
     "audio_r": Metric("audio r", "", "correlation of the generated mouth opening with the speech level (↑)"),
+    "ms_sync": Metric("MS-Sync", "", "multi-scale syncer confidence, tracked lips vs speech (↑)"),
     "lse_c": Metric("LSE-C", "", "SyncNet lip-sync confidence (↑)"),
     "lse_d": Metric("LSE-D", "", "SyncNet audio-visual feature distance (↓)"),
     "blink_rate": Metric("blink rate", "/min", "blinks per minute (people: 10-25)"),
@@ -73,8 +74,8 @@ METRICS = {
     "fvd": Metric("FVD", "", "Fréchet video distance to real videos (↓)"),
     "fps": Metric("fps", "frames/s", "frame rate of the series"),
 }
-MAIN = ("lipsync_r", "lag_ms", "lmd", "audio_r", "lse_c", "lse_d", "blink_rate", "blink_ms", "pose_std", "jitter",
-        "psnr", "ssim")
+MAIN = ("lipsync_r", "lag_ms", "lmd", "audio_r", "ms_sync", "lse_c", "lse_d", "blink_rate", "blink_ms", "pose_std",
+        "jitter", "psnr", "ssim")
 
 
 @dataclass(frozen=True)

@@ -60,8 +60,8 @@ def summarize(clips: list[ClipResult]) -> dict[str, float]:
 
 
 # the columns of the printed table, when any clip has them
-TABLE_COLUMNS = ("lipsync_r", "lag_ms", "lmd", "audio_r", "lse_c", "lse_d", "blink_rate", "pose_std", "jitter",
-                 "eyebrow_ssim", "pose_ssim", "psnr", "ssim", "geometry", "face_found")
+TABLE_COLUMNS = ("lipsync_r", "lag_ms", "lmd", "audio_r", "ms_sync", "lse_c", "lse_d", "blink_rate", "pose_std",
+                 "jitter", "eyebrow_ssim", "pose_ssim", "psnr", "ssim", "geometry", "face_found")
 
 
 def markdown_table(header: list[str], rows: list[list]) -> str:

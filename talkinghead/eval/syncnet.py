@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +98,8 @@ class Encoder(nn.Module):
 
 class SyncNet(nn.Module):
     """Visual and audio encoders whose embeddings agree (cosine similarity near 1) when face and speech are in sync."""
+
+    Config: ClassVar[type] = SyncNetConfig
 
     def __init__(self, config: SyncNetConfig | None = None) -> None:
         super().__init__()

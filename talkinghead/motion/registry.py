@@ -70,4 +70,8 @@ _BUILTIN: list[str] = [
     "talkinghead.motion.expression",
     "talkinghead.motion.head",
     "talkinghead.motion.gaze",
+    "talkinghead.motion.learned_lips",
+    "talkinghead.motion.learned_expression",
+    "talkinghead.motion.pose_diffusion",
+    "talkinghead.motion.pose_vae",
 ]

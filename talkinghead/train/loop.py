@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from talkinghead.config import option
 from talkinghead.errors import InputError
 from talkinghead.io.video import atomic_output
+from talkinghead.motion.weights import load_model
 
 if TYPE_CHECKING:
     from talkinghead.pipeline import Progress
@@ -45,6 +46,8 @@ class TrainConfig:
     checkpoint_every: int = option(500, "steps between checkpoints")
     num_workers: int = option(0, "data loader processes per training process")
     seed: int = option(0, "seed of the initial weights and of the sampling")
+    init: str | None = option(None, "start from this checkpoint's weights (fine-tuning; same architecture)",
+                              metavar="FILE")
 
 
 def distributed() -> tuple[int, int, torch.device]:
@@ -82,7 +85,12 @@ def fit(model: nn.Module, data: Dataset, loss_fn: LossFn, output: str | Path, co
     rank, world, device = distributed()
     model = model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    first_step, epoch = _resume(output, model, optimizer) if output.exists() else (0, 0)
+    if output.exists():
+        first_step, epoch = _resume(output, model, optimizer)
+    else:
+        first_step, epoch = 0, 0
+        if config.init:
+            model.load_state_dict(load_model(type(model), config.init).state_dict())
     net = DistributedDataParallel(model) if world > 1 else model
     sampler = DistributedSampler(data, num_replicas=world, rank=rank, shuffle=True, seed=config.seed)
     loader = DataLoader(data, batch_size=config.micro_batch, sampler=sampler, num_workers=config.num_workers,

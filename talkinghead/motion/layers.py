@@ -1,0 +1,90 @@
+"""Building blocks the learned motion models share: audio inputs, frame sampling, convolution and conformer blocks."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from talkinghead.audio.features import HOP_S, AudioFeatures
+
+
+MEL_RANGE = 9.0  # natural-log units (39 dB) below the utterance's loud frames that the models see
+
+
+def mel_input(mel: np.ndarray) -> torch.Tensor:
+    """(80, T) log-mel at 100 Hz, normalised per utterance.
+
+    Levels more than :data:`MEL_RANGE` below the loud frames (99th percentile) are raised to that floor, so the
+    noise floor of a recording matters little; then the mean per bin is removed and the overall deviation scaled to 1.
+    """
+    mel = np.asarray(mel, np.float32)
+    floor = np.percentile(mel, 99) - MEL_RANGE if mel.size else 0.0
+    x = torch.as_tensor(np.maximum(mel, floor)).T
+    x = x - x.mean(1, keepdim=True)
+    return x / x.std().clamp_min(1e-3)
+
+
+def at_frames(x: torch.Tensor, n_frames: int, fps: float, hop_s: float = HOP_S) -> torch.Tensor:
+    """(B, C, T) series, column j at j * ``hop_s`` seconds -> (B, C, n_frames), linearly interpolated at the video
+    frames' centres."""
+    pos = ((torch.arange(n_frames, device=x.device) + 0.5) / fps / hop_s).clamp(0, x.shape[-1] - 1)
+    low = pos.floor().long()
+    high = (low + 1).clamp(max=x.shape[-1] - 1)
+    w = (pos - low).to(x.dtype)
+    return x[..., low] * (1 - w) + x[..., high] * w
+
+
+def prosody(features: AudioFeatures) -> np.ndarray:
+    """(n_frames, 4) per video frame: activity, pitch in octaves about the median, voicing, activity change."""
+    activity = features.activity
+    f0 = features.f0
+    voiced = f0 > 0
+    octaves = np.where(voiced, np.log2(np.maximum(f0, 1) / (np.median(f0[voiced]) if voiced.any() else 1)), 0)
+    return np.stack([activity, octaves, voiced, np.gradient(activity)], 1).astype(np.float32)
+
+
+class ConvBlock(nn.Module):
+    """Residual dilated 1D convolution: norm, conv, GELU, conv."""
+
+    def __init__(self, channels: int, kernel: int, dilation: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        pad = dilation * (kernel - 1) // 2
+        self.net = nn.Sequential(nn.GroupNorm(1, channels), nn.Conv1d(channels, channels, kernel, padding=pad,
+                                 dilation=dilation), nn.GELU(), nn.Dropout(dropout), nn.Conv1d(channels, channels, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.net(x)
+
+
+class ConformerBlock(nn.Module):
+    """Conformer layer (Gulati et al. 2020): half feed-forward, self-attention, depthwise convolution, half
+    feed-forward.
+
+    ``condition`` (B, D) or (B, T, D), when given, shifts and scales the normalised input of each module (FiLM).
+    """
+
+    def __init__(self, dim: int, heads: int, kernel: int = 15, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.ff1, self.ff2 = (nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, 4 * dim), nn.SiLU(), nn.Dropout(dropout),
+                                            nn.Linear(4 * dim, dim)) for _ in range(2))
+        self.attn_norm = nn.LayerNorm(dim)
+        self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        self.conv_norm = nn.LayerNorm(dim)
+        depthwise = nn.Conv1d(dim, dim, kernel, padding=kernel // 2, groups=dim)
+        self.conv = nn.Sequential(nn.Conv1d(dim, 2 * dim, 1), nn.GLU(1), depthwise, nn.GroupNorm(1, dim), nn.SiLU(),
+                                  nn.Conv1d(dim, dim, 1))
+        self.film = nn.Linear(dim, 2 * dim)
+        self.out_norm = nn.LayerNorm(dim)
+
+    def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, dim) -> (B, T, dim)."""
+        scale, shift = (self.film(condition).chunk(2, -1) if condition is not None else (0.0, 0.0))
+        if isinstance(scale, torch.Tensor) and scale.dim() == 2:
+            scale, shift = scale[:, None], shift[:, None]
+        x = x + 0.5 * self.ff1(x * (1 + scale) + shift)
+        h = self.attn_norm(x)
+        x = x + self.attn(h, h, h, need_weights=False)[0]
+        x = x + self.conv(self.conv_norm(x).transpose(1, 2)).transpose(1, 2)
+        x = x + 0.5 * self.ff2(x * (1 + scale) + shift)
+        return self.out_norm(x)

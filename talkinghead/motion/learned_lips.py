@@ -1,0 +1,95 @@
+"""Learned lips, GoHD stage 1: a frame-wise network from a mel window around each frame to the six lip channels.
+
+The network is fully convolutional over the normalised mel (:func:`~talkinghead.motion.layers.mel_input`), its
+features at 50 Hz: every output frame depends only on the mel within its receptive field (+-0.46 s), so it needs no
+transcript, no phone recogniser and no language. The shipped weights (``assets/lips.pt``) were trained on the
+synthetic corpus (:mod:`talkinghead.data.synth`) by ``talkinghead train lips`` (``scripts/train_models.sh``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from talkinghead.audio.features import AudioFeatures
+from talkinghead.config import option
+from talkinghead.motion.channels import LIP_CHANNELS
+from talkinghead.motion.layers import ConvBlock, at_frames, mel_input
+from talkinghead.motion.motion import Motion
+from talkinghead.motion.registry import GeneratorConfig, register
+from talkinghead.motion.weights import shared_model
+
+
+@dataclass
+class LipsNetConfig:
+    """Architecture of the stage-1 lips network."""
+
+    cepstra: int = option(24, "cepstral coefficients the network sees (the mel's DCT: the vocal tract's envelope "
+                               "without the voice's harmonics); 0 for the mel itself")
+    channels: int = option(96, "width of the convolution blocks")
+    dilations: str = option("1,2,4,8,1,2,4", "dilation of each residual block (its count is the depth)")
+    kernel: int = option(3, "kernel size of the blocks")
+    dropout: float = option(0.1, "dropout inside the blocks")
+
+
+def dct_matrix(n: int) -> torch.Tensor:
+    """(n, n) orthonormal DCT-II: row k is the k-th cosine over ``n`` bands."""
+    k, i = torch.arange(n)[:, None], torch.arange(n)[None]
+    basis = torch.cos(torch.pi * k * (2 * i + 1) / (2 * n)) * (2 / n) ** 0.5
+    basis[0] /= 2 ** 0.5
+    return basis
+
+
+HOP_S = 0.02  # seconds between the network's output columns
+
+
+class LipsNet(nn.Module):
+    """(B, 80, T_mel) normalised mel at 100 Hz -> (B, 6, T_mel / 2) lip channels at 50 Hz."""
+
+    Config: ClassVar[type] = LipsNetConfig
+
+    def __init__(self, config: LipsNetConfig | None = None) -> None:
+        super().__init__()
+        self.config = c = config or LipsNetConfig()
+        if c.cepstra:
+            self.register_buffer("dct", dct_matrix(80)[:c.cepstra], persistent=False)
+        self.stem = nn.Conv1d(c.cepstra or 80, c.channels, 5, stride=2, padding=2)
+        self.blocks = nn.Sequential(*(ConvBlock(c.channels, c.kernel, int(d), c.dropout)
+                                      for d in c.dilations.split(",")))
+        self.head = nn.Conv1d(c.channels, len(LIP_CHANNELS), 1)
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        x = torch.einsum("kb,nbt->nkt", self.dct, mel) if self.config.cepstra else mel
+        return self.head(self.blocks(self.stem(x)))
+
+    def lips(self, features: AudioFeatures) -> torch.Tensor:
+        """(6, n_frames) lip channels for every video frame of ``features``."""
+        with torch.no_grad():
+            return at_frames(self(mel_input(features.mel)[None]), features.n_frames, features.fps, HOP_S)[0]
+
+
+@dataclass
+class LearnedLipsConfig(GeneratorConfig):
+    """Which weights the learned lips use."""
+
+    weights: str = "lips"  # a checkpoint path, or the name of one shipped in talkinghead/assets
+
+
+@register
+class LearnedLips:
+    """Lips straight from the sound (GoHD stage 1): any language, no transcript."""
+
+    kind: ClassVar[str] = "lips"
+    name: ClassVar[str] = "learned"
+    Config: ClassVar[type] = LearnedLipsConfig
+
+    def __init__(self, config: LearnedLipsConfig | None = None) -> None:
+        self.config = config or LearnedLipsConfig()
+
+    def generate(self, features: AudioFeatures) -> Motion:
+        """Lip channels for every video frame of ``features``."""
+        lips = shared_model(LipsNet, self.config.weights).lips(features).numpy()
+        return Motion(features.fps).update(**{name: lips[j] for j, name in enumerate(LIP_CHANNELS)})

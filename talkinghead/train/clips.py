@@ -1,0 +1,91 @@
+"""Training windows of audio and motion from prepared or synthetic clip folders, for the motion models' trainers.
+
+A clip folder (:mod:`talkinghead.data.prepare`, :mod:`talkinghead.data.synth`) holds ``mel.npy``, ``audio.wav``,
+``motion.json`` and ``meta.json``; clips whose motion lacks a requested channel are left out. Item i is a window
+of ``frames`` video frames with ``context`` more on each side of the audio: (mel (80, 4 (frames + 2 context)),
+prosody (4, frames + 2 context), target (channels, frames)); the motion is read ``av_offset`` frames later than
+the sound it goes with.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from talkinghead.audio.decode import load_audio
+from talkinghead.audio.features import AudioFeatures
+from talkinghead.errors import InputError
+from talkinghead.motion.layers import mel_input, prosody
+from talkinghead.motion.motion import Motion
+
+ROWS = 4  # mel rows (100 Hz) per video frame (25 fps)
+
+
+@dataclass
+class Clip:
+    """One clip in memory: normalised mel (80, rows), prosody (4, frames) and target channels (C, frames)."""
+
+    name: str
+    mel: np.ndarray
+    prosody: np.ndarray
+    target: np.ndarray
+    language: str
+
+
+def load_clip(folder: Path, channels: tuple[str, ...], with_prosody: bool) -> Clip | None:
+    """The clip in ``folder`` aligned to its sound (``av_offset`` removed), or None when it lacks a channel."""
+    meta = json.loads((folder / "meta.json").read_text())
+    motion = Motion.load(folder / "motion.json")
+    if not set(channels) <= set(motion.channels) or round(motion.fps) != 25:
+        return None
+    target = np.stack([motion[c] for c in channels])
+    offset = int(meta.get("av_offset", 0))
+    target = target[:, max(0, offset):] if offset >= 0 else np.pad(target, ((0, 0), (-offset, 0)), mode="edge")
+    mel = mel_input(np.load(folder / "mel.npy")).numpy()
+    n = min(target.shape[1], mel.shape[1] // ROWS)
+    if with_prosody:
+        pro = prosody(AudioFeatures(load_audio(folder / "audio.wav"), 25.0)).T
+        n = min(n, pro.shape[1])
+    else:
+        pro = np.zeros((4, n), np.float32)
+    return Clip(folder.name, mel[:, :n * ROWS], pro[:, :n], target[:, :n].astype(np.float32),
+                meta.get("language", "en"))
+
+
+class MotionWindows(Dataset):
+    """Windows of ``frames`` frames (a new random start within each stride every epoch) over the clips of a folder
+    (or of several, comma-separated)."""
+
+    def __init__(self, data_dir: str | Path, channels: tuple[str, ...], frames: int, context: int = 0,
+                 with_prosody: bool = False, seed: int = 0) -> None:
+        self.channels, self.frames, self.context, self.seed, self.epoch = channels, frames, context, seed, 0
+        folders = sorted(p.parent for d in str(data_dir).split(",") for p in Path(d).glob("*/meta.json"))
+        loaded = (load_clip(f, channels, with_prosody) for f in folders)
+        self.clips = [c for c in loaded if c is not None and c.target.shape[1] >= frames]
+        if not self.clips:
+            raise InputError(data_dir, f"no clip of {frames}+ frames with motion channels {', '.join(channels)}")
+        stride = max(1, frames // 2)
+        self.windows = [(c, s) for c, clip in enumerate(self.clips)
+                        for s in range(0, clip.target.shape[1] - frames + 1, stride)]
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        c, start = self.windows[i]
+        clip = self.clips[c]
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        start = min(start + int(rng.integers(0, max(1, self.frames // 2))), clip.target.shape[1] - self.frames)
+        a, b = start - self.context, start + self.frames + self.context
+        return (torch.from_numpy(_padded(clip.mel, a * ROWS, b * ROWS)), torch.from_numpy(_padded(clip.prosody, a, b)),
+                torch.from_numpy(clip.target[:, start:start + self.frames]))
+
+
+def _padded(x: np.ndarray, a: int, b: int) -> np.ndarray:
+    """Columns ``a``..``b`` of (C, T) ``x``, the first/last column repeated beyond its ends."""
+    return np.ascontiguousarray(x[:, np.clip(np.arange(a, b), 0, x.shape[1] - 1)])

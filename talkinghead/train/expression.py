@@ -1,0 +1,82 @@
+"""Train the stage-2 blink and brow network (:mod:`talkinghead.motion.learned_expression`) on tracked real clips.
+
+The stage-1 lips network (frozen) gives the lip inputs from each window's sound, as at generation time. The loss is
+the binary cross-entropy of the blink-start hazard (starts are rare: weighted up) plus the Gaussian negative
+log-likelihood of the brow height, both teacher-forced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from talkinghead.config import option
+from talkinghead.motion.layers import at_frames
+from talkinghead.motion.learned_expression import ExpressionNet, ExpressionNetConfig, blink_starts, time_since
+from talkinghead.motion.learned_lips import HOP_S, LipsNet
+from talkinghead.motion.weights import load_model
+from talkinghead.train.clips import MotionWindows
+from talkinghead.train.loop import TrainConfig, fit
+
+if TYPE_CHECKING:
+    from talkinghead.pipeline import Progress
+
+CHANNELS = ("blink_left", "blink_right", "brow_raise")
+
+
+@dataclass
+class ExpressionTrainConfig(TrainConfig, ExpressionNetConfig):
+    """The stage-2 network's architecture and how it is trained."""
+
+    batch_size: int = option(16, "windows per optimizer step, all processes")
+    micro_batch: int = option(16, "windows per forward pass (gradients accumulate)")
+    steps: int = option(1500, "optimizer steps to train to (a resumed run continues to it)")
+    frames: int = option(100, "video frames per training window")
+    lips_weights: str = option("lips", "stage-1 lips checkpoint (or shipped name) giving the lip inputs")
+    start_weight: float = option(20.0, "weight of blink starts against other frames in the hazard loss")
+
+    @property
+    def model(self) -> ExpressionNetConfig:
+        """The architecture part."""
+        return ExpressionNetConfig(**{f.name: getattr(self, f.name) for f in fields(ExpressionNetConfig)})
+
+
+def train_expression(data_dir: str | Path, output: str | Path, config: ExpressionTrainConfig | None = None,
+                     progress: Progress | None = None) -> dict:
+    """Train (or resume training) the stage-2 network on ``data_dir``, checkpointing to ``output``; returns its
+    summary."""
+    config = config or ExpressionTrainConfig()
+    torch.manual_seed(config.seed)
+    data = MotionWindows(data_dir, CHANNELS, config.frames, with_prosody=True, seed=config.seed)
+    stage1 = load_model(LipsNet, config.lips_weights).requires_grad_(False)
+
+    def step(net: nn.Module, batch: list[torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        mel, pro, target = batch
+        n = target.shape[-1]
+        with torch.no_grad():
+            lips = at_frames(stage1.to(mel.device)(mel), n, 25.0, HOP_S)
+        blink = target[:, :2].mean(1).cpu().numpy()
+        starts = np.zeros(blink.shape, np.float32)
+        gaps = np.zeros(blink.shape, np.float32)
+        for b, row in enumerate(blink):
+            found = blink_starts(row)
+            starts[b, found] = 1
+            gaps[b] = time_since(found, n, 25.0)
+        brow = target[:, 2]
+        feedback = torch.stack([F.pad(brow, (1, 0))[:, :-1], torch.from_numpy(gaps).to(brow)], -1)
+        condition = net.module.condition(mel, pro, lips) if hasattr(net, "module") else net.condition(mel, pro, lips)
+        out, _ = net(condition, feedback)
+        starts_t = torch.from_numpy(starts).to(out)
+        hazard = F.binary_cross_entropy_with_logits(out[..., 0], starts_t,
+                                                    pos_weight=torch.tensor(config.start_weight, device=out.device))
+        brow_nll = F.gaussian_nll_loss(out[..., 1], brow, out[..., 2].exp() ** 2)
+        return hazard + brow_nll, {"hazard": hazard.item(), "brow_nll": brow_nll.item()}
+
+    summary = fit(ExpressionNet(config.model), data, step, output, config, progress)
+    return {**summary, "clips": len(data.clips), "windows": len(data)}

@@ -1,0 +1,112 @@
+"""Train the stage-1 lips network (:mod:`talkinghead.motion.learned_lips`) on clips with lip channels.
+
+The clips can be synthetic (``talkinghead synth``, exact labels) or prepared from real video (``talkinghead
+prepare``, tracked lips), or both (comma-separated folders). The loss is the L1 distance of the lip channels and
+of their frame-to-frame change, on augmented mel (:func:`spec_augment`), plus, when ``syncer`` names a trained
+MS-Sync syncer, its contrastive sync loss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from talkinghead.config import option
+from talkinghead.motion.channels import LIP_CHANNELS
+from talkinghead.motion.layers import at_frames
+from talkinghead.motion.learned_lips import HOP_S, LipsNet, LipsNetConfig
+from talkinghead.train.clips import ROWS, MotionWindows
+from talkinghead.train.loop import TrainConfig, fit
+
+if TYPE_CHECKING:
+    from talkinghead.pipeline import Progress
+
+CONTEXT = 12  # frames of audio on each side of a window, so that its edge frames see a full receptive field
+
+
+@dataclass
+class LipsTrainConfig(TrainConfig, LipsNetConfig):
+    """The lips network's architecture and how it is trained."""
+
+    batch_size: int = option(32, "windows per optimizer step, all processes")
+    micro_batch: int = option(32, "windows per forward pass (gradients accumulate)")
+    steps: int = option(3000, "optimizer steps to train to (a resumed run continues to it)")
+    frames: int = option(40, "video frames per training window")
+    velocity_weight: float = option(1.0, "weight of the frame-to-frame change in the loss")
+    spec_augment: bool = option(True, "SpecAugment: warp the mel bands, colour them, mask bands and times")
+    syncer: str | None = option(None, "MS-Sync syncer checkpoint (or shipped name) adding its sync loss",
+                                metavar="FILE")
+    sync_weight: float = option(0.1, "weight of the syncer's loss")
+
+    @property
+    def model(self) -> LipsNetConfig:
+        """The architecture part."""
+        return LipsNetConfig(**{f.name: getattr(self, f.name) for f in fields(LipsNetConfig)})
+
+
+def motion_loss(pred: torch.Tensor, target: torch.Tensor, velocity_weight: float) -> torch.Tensor:
+    """L1 of (B, C, T) values plus ``velocity_weight`` x L1 of their frame-to-frame change."""
+    return F.l1_loss(pred, target) + velocity_weight * F.l1_loss(pred.diff(dim=-1), target.diff(dim=-1))
+
+
+def spec_augment(mel: torch.Tensor, generator: torch.Generator, max_warp: float = 0.12, max_tilt: float = 0.6,
+                 masks: int = 2, max_width: int = 10) -> torch.Tensor:
+    """(B, 80, T) normalised mel, each item drawn apart: its bands warped by a factor within 1 +- ``max_warp`` (vocal
+    tracts differ in length), a random smooth gain curve of up to ``max_tilt`` over the bands added (microphones and
+    voices colour the spectrum), and ``masks`` band and time stripes up to ``max_width`` wide set to 0 (the mean)."""
+    b, bands, t = mel.shape
+    warp = 1 + (torch.rand(b, generator=generator) * 2 - 1) * max_warp
+    source = (torch.arange(bands)[None] * warp[:, None]).clamp(0, bands - 1)
+    low = source.floor().long()
+    high = (low + 1).clamp(max=bands - 1)
+    w = (source - low)[..., None].to(mel)
+    pick = lambda rows: torch.gather(mel, 1, rows[..., None].expand(b, bands, t).to(mel.device))  # noqa: E731
+    out = pick(low) * (1 - w) + pick(high) * w
+    phase = torch.rand(b, 3, 1, generator=generator) * 2 * torch.pi
+    cycles = torch.tensor([0.5, 1.0, 2.0])[None, :, None]
+    curve = (torch.cos(cycles * torch.pi * torch.linspace(0, 1, bands)[None, None] + phase)
+             * torch.rand(b, 3, 1, generator=generator)).sum(1) * max_tilt / 3
+    out = out + curve[..., None].to(mel)
+    for size, axis in ((bands, 1), (t, 2)):
+        for _ in range(masks):
+            width = torch.randint(0, max_width + 1, (b,), generator=generator)
+            start = (torch.rand(b, generator=generator) * (size - width)).long()
+            index = torch.arange(size)[None]
+            hit = ((index >= start[:, None]) & (index < (start + width)[:, None])).to(mel.device)
+            out = out.masked_fill(hit[:, :, None] if axis == 1 else hit[:, None, :], 0.0)
+    return out
+
+
+def train_lips(data_dir: str | Path, output: str | Path, config: LipsTrainConfig | None = None,
+               progress: Progress | None = None) -> dict:
+    """Train (or resume training) the lips network on ``data_dir``, checkpointing to ``output``; returns a summary."""
+    config = config or LipsTrainConfig()
+    torch.manual_seed(config.seed)
+    data = MotionWindows(data_dir, LIP_CHANNELS, config.frames, CONTEXT, with_prosody=False, seed=config.seed)
+    syncer = None
+    if config.syncer:
+        from talkinghead.motion.syncer import SyncerLoss
+
+        syncer = SyncerLoss(config.syncer)
+
+    generator = torch.Generator().manual_seed(config.seed)
+
+    def step(net: nn.Module, batch: list[torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        mel, _, target = batch
+        heard = spec_augment(mel, generator) if config.spec_augment else mel
+        pred = at_frames(net(heard), mel.shape[-1] // ROWS, 25.0, HOP_S)[..., CONTEXT:-CONTEXT]
+        loss = motion_loss(pred, target, config.velocity_weight)
+        metrics = {"l1": F.l1_loss(pred, target).item()}
+        if syncer is not None:
+            sync = syncer(mel[..., CONTEXT * ROWS:-CONTEXT * ROWS], pred)
+            loss = loss + config.sync_weight * sync
+            metrics["sync"] = sync.item()
+        return loss, metrics
+
+    summary = fit(LipsNet(config.model), data, step, output, config, progress)
+    return {**summary, "clips": len(data.clips), "windows": len(data)}

@@ -1,0 +1,228 @@
+"""The learned motion models: synthetic corpus, tiny training runs that overfit, the shipped weights, the generators."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import assert_fails_cleanly, run_cli
+from talkinghead.audio.decode import load_audio
+from talkinghead.audio.features import AudioFeatures
+from talkinghead.data.augment import augment, lossy_codec
+from talkinghead.data.espeak_phones import arpabet_phones, to_arpabet
+from talkinghead.data.synth import SynthConfig, synth_corpus
+from talkinghead.data.tts import synthesize
+from talkinghead.errors import InputError
+from talkinghead.eval.lipsync import pearson
+from talkinghead.motion import registry
+from talkinghead.motion.motion import Motion
+from talkinghead.motion.weights import ASSETS, load_model
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "speech.wav"
+TINY_LIPS = {"channels": 32, "dilations": "1,2,4", "lr": 3e-3, "frames": 40, "batch_size": 8, "micro_batch": 8,
+             "checkpoint_every": 1000}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six synthetic utterances in English, German and Mandarin."""
+    out = tmp_path_factory.mktemp("synth")
+    synth_corpus(out, SynthConfig(utterances=6, languages="en,de,cmn", workers=1))
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_syncer(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A syncer trained briefly on the corpus."""
+    from talkinghead.train.syncer import SyncerTrainConfig, train_syncer
+
+    checkpoint = tmp_path_factory.mktemp("syncer") / "syncer.pt"
+    train_syncer(corpus, checkpoint, SyncerTrainConfig(dim=32, steps=100, lr=3e-3, batch_size=6, micro_batch=6,
+                                                       frames=24, checkpoint_every=1000))
+    return checkpoint
+
+
+def log_column(checkpoint: Path, name: str) -> np.ndarray:
+    """One column of a training run's CSV log."""
+    lines = checkpoint.with_name(checkpoint.stem + ".log.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    return np.array([float(row.split(",")[header.index(name)]) for row in lines[1:]])
+
+
+def test_espeak_phonemes_of_every_script_map_to_visemes() -> None:
+    for voice, text in [("en", "maybe a bamboo boat"), ("de", "Mama baut Bäume"), ("cmn", "妈妈买面包"),
+                        ("ru", "мама мыла раму"), ("ja", "ままはぱんをかう")]:
+        phones = arpabet_phones(synthesize(text, voice).phonemes)
+        labels = [p for _, _, p in phones]
+        assert {"M"} & set(labels), (voice, labels)  # every sentence has an m
+        assert sum(p != "SIL" for p in labels) >= 6, (voice, labels)
+    assert [to_arpabet(m) for m in ["'aI", "tS", "_:", "'0", "y"]] == ["AY", "CH", "SIL", "AO", "UW"]
+
+
+def test_corpus_labels_shut_the_lips_on_bilabials_and_open_them_on_vowels(corpus: Path) -> None:
+    clips = sorted(p.parent for p in corpus.glob("*/meta.json"))
+    assert len(clips) == 6
+    assert {json.loads((c / "meta.json").read_text())["language"] for c in clips} == {"en", "de", "cmn"}
+    for clip in clips:
+        motion = Motion.load(clip / "motion.json")
+        mel = np.load(clip / "mel.npy")
+        assert abs(len(mel) / 100 - motion.duration) < 0.06
+        jaw = motion["jaw_open"]
+        for start, end, phone in motion.meta["phones"]:
+            middle = int((start + end) / 2 * 25)
+            if phone in {"M", "B", "P"} and end - start > 0.05:
+                assert jaw[middle] < 0.05
+        vowels = [int((s + e) / 2 * 25) for s, e, p in motion.meta["phones"] if p in {"AA", "AE", "AO"}]
+        assert not vowels or jaw[vowels].mean() > 0.3
+
+
+def test_augmentation_keeps_length_and_timing() -> None:
+    x = synthesize("papa and mama", "en").to_audio().samples.astype(np.float64)
+    for codec in ("mp3", "aac", "opus"):
+        y = lossy_codec(x, codec, 24000)
+        assert len(y) == len(x) and pearson(x, y) > 0.9, codec
+    rng = np.random.default_rng(1)
+    for _ in range(10):
+        y, applied = augment(x, rng)
+        assert len(y) == len(x) and np.isfinite(y).all() and applied
+        envelope = [np.convolve(np.abs(v), np.ones(800) / 800, "same")[::160] for v in (x, y)]
+        assert pearson(*envelope) > 0.4, applied
+
+
+def test_tiny_lips_overfit_their_clips_and_resume(corpus: Path, tiny_syncer: Path, tmp_path: Path) -> None:
+    from talkinghead.train.lips import LipsTrainConfig, train_lips
+
+    checkpoint = tmp_path / "lips.pt"
+    summary = train_lips(corpus, checkpoint, LipsTrainConfig(**TINY_LIPS, steps=150, syncer=str(tiny_syncer)))
+    l1 = log_column(checkpoint, "l1")
+    assert l1[-10:].mean() < 0.6 * l1[:5].mean()
+    assert log_column(checkpoint, "sync")[-10:].mean() < log_column(checkpoint, "sync")[:5].mean()
+    clip = sorted(corpus.glob("synth_*"))[0]
+    features = AudioFeatures(load_audio(clip / "audio.wav"), 25.0)
+    learned = registry.create("lips", "learned", registry.generator_class("lips", "learned").Config(
+        weights=str(checkpoint))).generate(features)
+    assert pearson(learned["jaw_open"], Motion.load(clip / "motion.json")["jaw_open"]) > 0.6
+    resumed = train_lips(corpus, checkpoint, LipsTrainConfig(**TINY_LIPS, steps=160, syncer=str(tiny_syncer)))
+    assert (summary["resumed_from"], resumed["resumed_from"]) == (0, 150)
+    assert len(log_column(checkpoint, "l1")) == 160
+
+
+def test_tiny_syncer_tells_matching_lips_from_shifted_ones(corpus: Path, tiny_syncer: Path) -> None:
+    from talkinghead.motion.syncer import Syncer, sync_score
+
+    loss = log_column(tiny_syncer, "loss")
+    assert loss[-10:].mean() < 0.7 * loss[:5].mean()
+    syncer = load_model(Syncer, tiny_syncer)
+    clip = sorted(corpus.glob("synth_*"))[1]
+    features = AudioFeatures(load_audio(clip / "audio.wav"), 25.0)
+    own = Motion.load(clip / "motion.json")
+    shifted = own.update(**{c: np.roll(own[c], 12) for c in own.channels})
+    assert sync_score(syncer, own, features)["similarity"] > sync_score(syncer, shifted, features)["similarity"]
+    assert abs(sync_score(syncer, shifted, features, max_offset=15)["offset"] - 12) <= 2
+
+
+def test_tiny_expression_model_learns_when_blinks_come(corpus: Path, tmp_path: Path) -> None:
+    """Clips whose eyes blink at the start of every pause and whose brows follow loudness: the trained model blinks
+    and raises its brows with the sound."""
+    from talkinghead.motion.learned_expression import ExpressionNet, LearnedExpression, LearnedExpressionConfig
+    from talkinghead.train.expression import ExpressionTrainConfig, train_expression
+    from talkinghead.train.lips import LipsTrainConfig, train_lips
+
+    lips = tmp_path / "lips.pt"
+    train_lips(corpus, lips, LipsTrainConfig(**TINY_LIPS, steps=5))
+    data = tmp_path / "data"
+    shutil.copytree(corpus, data)
+    for clip in sorted(data.glob("synth_*")):
+        motion = Motion.load(clip / "motion.json")
+        activity = AudioFeatures(load_audio(clip / "audio.wav"), 25.0).activity[:motion.n_frames]
+        quiet = activity < 0.2
+        blink = np.zeros(motion.n_frames)
+        for start in np.flatnonzero(quiet[1:] & ~quiet[:-1]) + 1:
+            blink[start:start + 5] = [0.6, 1.0, 0.9, 0.5, 0.2][:len(blink[start:start + 5])]
+        motion.update(blink_left=blink, blink_right=blink, brow_raise=0.8 * activity - 0.2).save(clip / "motion.json")
+    checkpoint = tmp_path / "expression.pt"
+    train_expression(data, checkpoint, ExpressionTrainConfig(hidden=32, layers=1, steps=150, lr=5e-3, frames=40,
+                                                             batch_size=8, micro_batch=8, lips_weights=str(lips),
+                                                             checkpoint_every=1000))
+    nll = log_column(checkpoint, "brow_nll")
+    assert nll[-10:].mean() < nll[:5].mean() - 0.5
+    load_model(ExpressionNet, checkpoint)
+    clip = sorted(data.glob("synth_*"))[0]
+    features = AudioFeatures(load_audio(clip / "audio.wav"), 25.0)
+    motion = LearnedExpression(LearnedExpressionConfig(weights=str(checkpoint), lips_weights=str(lips))).generate(
+        features)
+    target = Motion.load(clip / "motion.json")
+    assert pearson(motion["brow_raise"], target["brow_raise"]) > 0.5
+    assert motion["blink_left"].max() > 0.9
+
+
+def test_bad_training_folders_and_checkpoints_fail_cleanly(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    assert_fails_cleanly(run_cli("train", "lips", "--data", tmp_path / "empty", "-o", tmp_path / "l.pt"),
+                         "no clip", tmp_path / "l.pt")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    from talkinghead.motion.learned_lips import LipsNet
+
+    with pytest.raises(InputError, match="not a LipsNet checkpoint"):
+        load_model(LipsNet, bad)
+    with pytest.raises(InputError, match="not found"):
+        load_model(LipsNet, tmp_path / "missing.pt")
+
+
+SHIPPED = ["lips", "syncer", "expression"]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_loads_from_the_package(name: str) -> None:
+    path = ASSETS / f"{name}.pt"
+    assert path.is_file(), f"{path} is not shipped"
+    assert path.stat().st_size < 30e6
+    from talkinghead.motion.learned_expression import ExpressionNet
+    from talkinghead.motion.learned_lips import LipsNet
+    from talkinghead.motion.syncer import Syncer
+
+    model = load_model({"lips": LipsNet, "syncer": Syncer, "expression": ExpressionNet}[name], name)
+    assert not model.training and sum(p.numel() for p in model.parameters()) > 1000
+
+
+def test_shipped_learned_lips_follow_speech_in_several_languages() -> None:
+    for audio in [load_audio(EXAMPLE), synthesize("Guten Morgen, wie geht es Ihnen heute?", "de").to_audio(),
+                  synthesize("今天天气很好，我们去公园散步吧。", "cmn").to_audio()]:
+        features = AudioFeatures(audio, 25.0)
+        jaw = registry.create("lips", "learned").generate(features)["jaw_open"]
+        speaking = features.activity > 0.5
+        assert jaw[speaking].std() > 0.08  # the mouth opens and closes while speaking
+        assert jaw[features.activity == 0].mean() < 0.15 if (features.activity == 0).any() else True
+        assert pearson(jaw, features.activity) > 0.3
+
+
+def test_motion_command_with_learned_generators(tmp_path: Path) -> None:
+    out = tmp_path / "m.json"
+    run = run_cli("motion", "--audio", EXAMPLE, "--lips", "learned", "--expression-model", "learned", "-o", out,
+                  "--json", "--quiet")
+    assert run.code == 0, run.stderr
+    motion = Motion.load(out)
+    assert motion.meta["generators"]["lips"] == "learned"
+    assert motion["jaw_open"].std() > 0.05 and motion["blink_left"].max() > 0.5
+
+
+def test_lips_train_under_torchrun_with_two_processes(corpus: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    checkpoint = tmp_path / "ddp.pt"
+    options = [f"--{k.replace('_', '-')}={v}" for k, v in {**TINY_LIPS, "steps": 4}.items()]
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "talkinghead",
+                           "train", "lips", "--data", str(corpus), "-o", str(checkpoint), "--quiet", *options],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    from talkinghead.motion.learned_lips import LipsNet
+
+    assert load_model(LipsNet, checkpoint).config.channels == TINY_LIPS["channels"]
+    assert len(log_column(checkpoint, "l1")) == 4  # one row per step, written by rank 0 alone
