@@ -1,21 +1,29 @@
 #!/usr/bin/env bash
 # Train the shipped motion models from scratch and copy them into talkinghead/assets.
 #   bash scripts/train_models.sh [VIDEOS_DIR] [WORK_DIR]
-# VIDEOS_DIR: real talking videos with sound (default ../shared/data), for the blink/brow and head-pose models;
-# the lips and the syncer learn from a synthetic espeak-ng corpus only. About 50 minutes on a 2-core CPU.
+# VIDEOS_DIR: real talking videos with sound (default ../shared/data), for the blink/brow and head-pose models; the
+# lips and the syncer learn from a synthetic corpus only (espeak-ng in 23 languages, and Festival's English voices,
+# installed here from Debian when missing). About 45 minutes on a 2-core CPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VIDEOS=${1:-../shared/data}
 WORK=${2:-build/train}
 TH=.venv/bin/talkinghead
+if ! command -v festival > /dev/null; then
+  apt-get install -y -q festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
+fi
 mkdir -p "$WORK"
-$TH synth -o "$WORK/synth" --utterances 3000 --quiet
-$TH train syncer --data "$WORK/synth" -o "$WORK/syncer.pt" --steps 500 --quiet
+# English listed twice: a quarter of the corpus, most of it said by Festival's voices (recorded from real speakers)
+LANGUAGES=en,en-us,en-gb,en,en-us,en-gb,de,fr,es,it,pt,nl,sv,pl,cs,tr,fi,id,sw,vi,ru,uk,el,cmn,ja,ko
+$TH synth -o "$WORK/synth" --utterances 3000 --languages "$LANGUAGES" --quiet
+$TH train syncer --data "$WORK/synth" -o "$WORK/syncer.pt" --steps 1500 --quiet
 $TH train lips --data "$WORK/synth" -o "$WORK/lips.pt" --steps 3000 --quiet
 $TH prepare "$VIDEOS" -o "$WORK/real" --quiet
 $TH train expression --data "$WORK/real" -o "$WORK/expression.pt" --lips-weights "$WORK/lips.pt" --quiet
-for name in syncer lips expression; do
-  .venv/bin/python -c "import sys; from talkinghead.motion.weights import export_weights as e; e(sys.argv[1], sys.argv[2])" \
+$TH train pose --data "$WORK/real" -o "$WORK/pose_diffusion.pt" --steps 1500 --quiet
+$TH train pose-vae --data "$WORK/real" -o "$WORK/pose_vae.pt" --steps 1500 --quiet
+for name in syncer lips expression pose_diffusion pose_vae; do
+  .venv/bin/python -c "import sys; from talkinghead.motion.weights import export_weights as e; e(*sys.argv[1:])" \
     "$WORK/$name.pt" "talkinghead/assets/$name.pt"
 done
 ls -l talkinghead/assets

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.ndimage import uniform_filter1d
 
 from conftest import assert_fails_cleanly, run_cli
 from talkinghead.audio.decode import load_audio
@@ -25,7 +26,7 @@ from talkinghead.motion.weights import ASSETS, load_model
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "speech.wav"
 TINY_LIPS = {"channels": 32, "dilations": "1,2,4", "lr": 3e-3, "frames": 40, "batch_size": 8, "micro_batch": 8,
-             "checkpoint_every": 1000}
+             "checkpoint_every": 1000, "spec_augment": False}
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,7 @@ def tiny_syncer(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from talkinghead.train.syncer import SyncerTrainConfig, train_syncer
 
     checkpoint = tmp_path_factory.mktemp("syncer") / "syncer.pt"
-    train_syncer(corpus, checkpoint, SyncerTrainConfig(dim=32, steps=100, lr=3e-3, batch_size=6, micro_batch=6,
+    train_syncer(corpus, checkpoint, SyncerTrainConfig(dim=32, steps=80, lr=3e-3, batch_size=6, micro_batch=6,
                                                        frames=24, checkpoint_every=1000))
     return checkpoint
 
@@ -94,11 +95,27 @@ def test_augmentation_keeps_length_and_timing() -> None:
         assert pearson(*envelope) > 0.4, applied
 
 
+def test_spec_augment_moves_a_formant_up_for_shorter_vocal_tracts_and_masks_stripes() -> None:
+    import torch
+
+    from talkinghead.train.lips import spec_augment
+
+    mel = torch.zeros(1, 80, 50)
+    mel[0, 30] = 5.0  # one formant band
+    generator = torch.Generator().manual_seed(0)
+    up = spec_augment(mel, generator, warp=(0.8, 0.8), max_tilt=0.0, masks=0)
+    assert int(up[0, :, 0].argmax()) in (37, 38)  # 30 / 0.8
+    masked = spec_augment(torch.ones(4, 80, 50), generator, warp=(1.0, 1.0), max_tilt=0.0, masks=2, max_width=10)
+    zero = masked == 0
+    assert zero.any() and zero.all(1).any() and zero.all(2).any()  # whole time stripes and whole band stripes
+    assert not zero.all()
+
+
 def test_tiny_lips_overfit_their_clips_and_resume(corpus: Path, tiny_syncer: Path, tmp_path: Path) -> None:
     from talkinghead.train.lips import LipsTrainConfig, train_lips
 
     checkpoint = tmp_path / "lips.pt"
-    summary = train_lips(corpus, checkpoint, LipsTrainConfig(**TINY_LIPS, steps=150, syncer=str(tiny_syncer)))
+    summary = train_lips(corpus, checkpoint, LipsTrainConfig(**TINY_LIPS, steps=100, syncer=str(tiny_syncer)))
     l1 = log_column(checkpoint, "l1")
     assert l1[-10:].mean() < 0.6 * l1[:5].mean()
     assert log_column(checkpoint, "sync")[-10:].mean() < log_column(checkpoint, "sync")[:5].mean()
@@ -107,9 +124,9 @@ def test_tiny_lips_overfit_their_clips_and_resume(corpus: Path, tiny_syncer: Pat
     learned = registry.create("lips", "learned", registry.generator_class("lips", "learned").Config(
         weights=str(checkpoint))).generate(features)
     assert pearson(learned["jaw_open"], Motion.load(clip / "motion.json")["jaw_open"]) > 0.6
-    resumed = train_lips(corpus, checkpoint, LipsTrainConfig(**TINY_LIPS, steps=160, syncer=str(tiny_syncer)))
-    assert (summary["resumed_from"], resumed["resumed_from"]) == (0, 150)
-    assert len(log_column(checkpoint, "l1")) == 160
+    resumed = train_lips(corpus, checkpoint, LipsTrainConfig(**TINY_LIPS, steps=110, syncer=str(tiny_syncer)))
+    assert (summary["resumed_from"], resumed["resumed_from"]) == (0, 100)
+    assert len(log_column(checkpoint, "l1")) == 110
 
 
 def test_tiny_syncer_tells_matching_lips_from_shifted_ones(corpus: Path, tiny_syncer: Path) -> None:
@@ -192,13 +209,16 @@ def test_shipped_model_loads_from_the_package(name: str) -> None:
 
 
 def test_shipped_learned_lips_follow_speech_in_several_languages() -> None:
+    from talkinghead.audio.decode import Audio
+
     for audio in [load_audio(EXAMPLE), synthesize("Guten Morgen, wie geht es Ihnen heute?", "de").to_audio(),
                   synthesize("今天天气很好，我们去公园散步吧。", "cmn").to_audio()]:
-        features = AudioFeatures(audio, 25.0)
+        features = AudioFeatures(Audio(np.pad(audio.samples, audio.rate), audio.rate), 25.0)  # 1 s of silence around
         jaw = registry.create("lips", "learned").generate(features)["jaw_open"]
         speaking = features.activity > 0.5
         assert jaw[speaking].std() > 0.08  # the mouth opens and closes while speaking
-        assert jaw[features.activity == 0].mean() < 0.15 if (features.activity == 0).any() else True
+        far = uniform_filter1d((features.activity > 0.05).astype(float), 13) == 0  # 0.25 s from any sound
+        assert far.any() and jaw[far].max() < 0.02  # shut in silence
         assert pearson(jaw, features.activity) > 0.3
 
 
@@ -217,7 +237,7 @@ def test_lips_train_under_torchrun_with_two_processes(corpus: Path, tmp_path: Pa
     import sys
 
     checkpoint = tmp_path / "ddp.pt"
-    options = [f"--{k.replace('_', '-')}={v}" for k, v in {**TINY_LIPS, "steps": 4}.items()]
+    options = [f"--{k.replace('_', '-')}={v}" for k, v in {**TINY_LIPS, "steps": 4}.items() if not isinstance(v, bool)]
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "talkinghead",
                            "train", "lips", "--data", str(corpus), "-o", str(checkpoint), "--quiet", *options],
                           capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})

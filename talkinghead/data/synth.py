@@ -82,7 +82,7 @@ class SynthConfig:
     pitch: str = option("15,85", "range of espeak-ng pitch (0-100)")
     pad_s: float = option(0.8, "longest silence added before and after each utterance, seconds")
     clean: float = option(0.1, "share of utterances left unaugmented")
-    speed: str = option("0.87,1.15", "range of the speed perturbation (resampling: formants and pitch move too)")
+    speed: str = option("0.85,1.3", "range of the speed perturbation (resampling: formants and pitch move too)")
     festival: float = option(0.7, "share of English utterances spoken by Festival's voices (recorded from real "
                                   "speakers; used when Festival is installed)")
     stretch: str = option("0.8,1.3", "range of Festival's phone-duration stretch")

@@ -36,6 +36,7 @@ class ExpressionNetConfig:
     hidden: int = option(96, "GRU width")
     layers: int = option(2, "GRU layers")
     audio_dim: int = option(32, "width of the per-frame audio projection")
+    data_blink_rate: float = option(0.0, "blinks per minute in the training clips (0: measured on them)")
 
 
 class ExpressionNet(nn.Module):
@@ -101,13 +102,10 @@ def sample(net: ExpressionNet, condition: torch.Tensor, rng: np.random.Generator
 class LearnedExpressionConfig(GeneratorConfig):
     """Weights and scales of the learned blinks and brows."""
 
-    blink_rate: float = 17.0  # blinks per minute the model's hazard is scaled to (17: as trained)
+    blink_rate: float = 17.0  # blinks per minute: the hazard is scaled by this over the training clips' rate
     expression: float = 1.0  # scale of the brows
     weights: str = "expression"  # a checkpoint path, or the name of one shipped in talkinghead/assets
     lips_weights: str = "lips"  # the stage-1 network the model was trained with
-
-
-TRAINED_RATE = 17.0  # blinks per minute the hazard is calibrated to when blink_rate equals it
 
 
 @register
@@ -130,6 +128,6 @@ class LearnedExpression:
         mel = mel_input(features.mel)[None]
         with torch.no_grad():
             condition = net.condition(mel, pro, lips, features.fps)
-        blink, brow = sample(net, condition, np.random.default_rng(cfg.seed + 4001), cfg.blink_rate / TRAINED_RATE,
-                             features.fps)
+        rate_scale = cfg.blink_rate / max(net.config.data_blink_rate, 1e-3)
+        blink, brow = sample(net, condition, np.random.default_rng(cfg.seed + 4001), rate_scale, features.fps)
         return Motion(features.fps).update(blink_left=blink, blink_right=blink, brow_raise=cfg.expression * brow)

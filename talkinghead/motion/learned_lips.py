@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import torch
+from scipy.ndimage import maximum_filter1d, uniform_filter1d
 from torch import nn
 
 from talkinghead.audio.features import AudioFeatures
@@ -44,6 +46,7 @@ def dct_matrix(n: int) -> torch.Tensor:
 
 
 HOP_S = 0.02  # seconds between the network's output columns
+GATE_REACH_S = 0.12  # the lips may move this long before and after sound (anticipation, release)
 
 
 class LipsNet(nn.Module):
@@ -90,6 +93,14 @@ class LearnedLips:
         self.config = config or LearnedLipsConfig()
 
     def generate(self, features: AudioFeatures) -> Motion:
-        """Lip channels for every video frame of ``features``."""
-        lips = shared_model(LipsNet, self.config.weights).lips(features).numpy()
+        """Lip channels for every video frame of ``features``, at rest where the sound is silent."""
+        lips = shared_model(LipsNet, self.config.weights).lips(features).numpy() * sound_gate(features)
         return Motion(features.fps).update(**{name: lips[j] for j, name in enumerate(LIP_CHANNELS)})
+
+
+def sound_gate(features: AudioFeatures, reach_s: float = GATE_REACH_S) -> np.ndarray:
+    """Per frame 0..1: 1 within ``reach_s`` of any sound above silence, easing to 0 over as long in longer silences
+    (the network guesses at noise and digital silence; the lips rest there)."""
+    reach = max(1, int(round(reach_s * features.fps)))
+    near = maximum_filter1d((features.activity > 0.05).astype(float), 2 * reach + 1)
+    return uniform_filter1d(near, 2 * reach + 1)

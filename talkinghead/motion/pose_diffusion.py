@@ -31,7 +31,7 @@ from talkinghead.config import option
 from talkinghead.motion.layers import ConformerBlock, ConvBlock, mel_input, prosody
 from talkinghead.motion.motion import Motion
 from talkinghead.motion.registry import GeneratorConfig, register
-from talkinghead.motion.weights import load_model
+from talkinghead.motion.weights import shared_model
 
 HEAD_CHANNELS = ("head_yaw", "head_pitch", "head_roll", "head_x", "head_y")
 MIRRORED = ("head_yaw", "head_roll", "head_x")  # change sign when the face is mirrored left-right
@@ -226,16 +226,6 @@ class DiffusionPoseConfig(GeneratorConfig):
     steps: int = 12
 
 
-_models: dict[str, PoseDiffusion] = {}
-
-
-def pose_diffusion_model(weights: str) -> PoseDiffusion:
-    """The pose diffusion model of ``weights``, loaded once per process."""
-    if weights not in _models:
-        _models[weights] = load_model(PoseDiffusion, weights)
-    return _models[weights]
-
-
 @register
 class DiffusionPose:
     """Head motion sampled by a conformer diffusion model from the sound's rhythm and intonation (GoHD)."""
@@ -249,7 +239,7 @@ class DiffusionPose:
 
     def generate(self, features: AudioFeatures) -> Motion:
         """Head rotation (degrees) and shift (face widths) for every frame of ``features``."""
-        model = pose_diffusion_model(self.config.weights)
+        model = shared_model(PoseDiffusion, self.config.weights)
         mel, pro, _ = audio_inputs(features)
         head = model.generate(mel, pro, self.config.steps, self.config.seed).numpy()
         head = self.config.strength * at_fps(head, features.n_frames, features.fps)

@@ -28,7 +28,7 @@ from talkinghead.config import option
 from talkinghead.motion.motion import Motion
 from talkinghead.motion.pose_diffusion import HEAD_CHANNELS, AudioEncoder, at_fps, audio_inputs, autoregressive, scales
 from talkinghead.motion.registry import GeneratorConfig, register
-from talkinghead.motion.weights import load_model
+from talkinghead.motion.weights import shared_model
 
 BLINK_CHANNELS = ("blink_left", "blink_right")
 VAE_CHANNELS = HEAD_CHANNELS + BLINK_CHANNELS
@@ -138,16 +138,6 @@ class VAEPoseConfig(GeneratorConfig):
     weights: str = "pose_vae"
 
 
-_models: dict[str, PoseVAE] = {}
-
-
-def pose_vae_model(weights: str) -> PoseVAE:
-    """The pose/blink VAE of ``weights``, loaded once per process."""
-    if weights not in _models:
-        _models[weights] = load_model(PoseVAE, weights)
-    return _models[weights]
-
-
 @register
 class VAEPose:
     """Head motion and blinks sampled from a transformer VAE conditioned on the sound; also sets blink_left and
@@ -162,7 +152,7 @@ class VAEPose:
 
     def generate(self, features: AudioFeatures) -> Motion:
         """Head rotation (degrees), shift (face widths) and eyelid closure for every frame of ``features``."""
-        model = pose_vae_model(self.config.weights)
+        model = shared_model(PoseVAE, self.config.weights)
         mel, pro, _ = audio_inputs(features)
         values = at_fps(model.generate(mel, pro, self.config.seed).numpy(), features.n_frames, features.fps)
         k = np.where(np.isin(VAE_CHANNELS, HEAD_CHANNELS), self.config.strength, 1.0)

@@ -37,7 +37,7 @@ class ExpressionTrainConfig(TrainConfig, ExpressionNetConfig):
     batch_size: int = option(16, "windows per optimizer step, all processes")
     micro_batch: int = option(16, "windows per forward pass (gradients accumulate)")
     steps: int = option(1500, "optimizer steps to train to (a resumed run continues to it)")
-    frames: int = option(100, "video frames per training window")
+    frames: int = option(64, "video frames per training window")
     lips_weights: str = option("lips", "stage-1 lips checkpoint (or shipped name) giving the lip inputs")
     start_weight: float = option(20.0, "weight of blink starts against other frames in the hazard loss")
 
@@ -54,6 +54,9 @@ def train_expression(data_dir: str | Path, output: str | Path, config: Expressio
     config = config or ExpressionTrainConfig()
     torch.manual_seed(config.seed)
     data = MotionWindows(data_dir, CHANNELS, config.frames, with_prosody=True, seed=config.seed)
+    if not config.data_blink_rate:
+        starts = sum(len(blink_starts(clip.target[:2].mean(0))) for clip in data.clips)
+        config.data_blink_rate = round(starts / (sum(clip.target.shape[1] for clip in data.clips) / 25 / 60), 2)
     stage1 = load_model(LipsNet, config.lips_weights).requires_grad_(False)
 
     def step(net: nn.Module, batch: list[torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
@@ -79,4 +82,4 @@ def train_expression(data_dir: str | Path, output: str | Path, config: Expressio
         return hazard + brow_nll, {"hazard": hazard.item(), "brow_nll": brow_nll.item()}
 
     summary = fit(ExpressionNet(config.model), data, step, output, config, progress)
-    return {**summary, "clips": len(data.clips), "windows": len(data)}
+    return {**summary, "clips": len(data.clips), "windows": len(data), "blink_rate": config.data_blink_rate}

@@ -54,14 +54,14 @@ def motion_loss(pred: torch.Tensor, target: torch.Tensor, velocity_weight: float
     return F.l1_loss(pred, target) + velocity_weight * F.l1_loss(pred.diff(dim=-1), target.diff(dim=-1))
 
 
-def spec_augment(mel: torch.Tensor, generator: torch.Generator, max_warp: float = 0.12, max_tilt: float = 0.6,
-                 masks: int = 2, max_width: int = 10) -> torch.Tensor:
-    """(B, 80, T) normalised mel, each item drawn apart: its bands warped by a factor within 1 +- ``max_warp`` (vocal
-    tracts differ in length), a random smooth gain curve of up to ``max_tilt`` over the bands added (microphones and
+def spec_augment(mel: torch.Tensor, generator: torch.Generator, warp: tuple[float, float] = (0.78, 1.1),
+                 max_tilt: float = 0.6, masks: int = 2, max_width: int = 10) -> torch.Tensor:
+    """(B, 80, T) normalised mel, each item drawn apart: its bands read from ``warp`` times their index (below 1 the
+    spectrum moves up: shorter vocal tracts, as women's and children's), a random smooth gain curve of up to ``max_tilt`` over the bands added (microphones and
     voices colour the spectrum), and ``masks`` band and time stripes up to ``max_width`` wide set to 0 (the mean)."""
     b, bands, t = mel.shape
-    warp = 1 + (torch.rand(b, generator=generator) * 2 - 1) * max_warp
-    source = (torch.arange(bands)[None] * warp[:, None]).clamp(0, bands - 1)
+    factor = warp[0] + torch.rand(b, generator=generator) * (warp[1] - warp[0])
+    source = (torch.arange(bands)[None] * factor[:, None]).clamp(0, bands - 1)
     low = source.floor().long()
     high = (low + 1).clamp(max=bands - 1)
     w = (source - low)[..., None].to(mel)
