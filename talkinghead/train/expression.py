@@ -7,7 +7,7 @@ log-likelihood of the brow height, both teacher-forced.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +22,7 @@ from talkinghead.motion.learned_expression import ExpressionNet, ExpressionNetCo
 from talkinghead.motion.learned_lips import HOP_S, LipsNet
 from talkinghead.motion.weights import load_model
 from talkinghead.train.clips import MotionWindows
-from talkinghead.train.loop import TrainConfig, fit
+from talkinghead.train.loop import TrainConfig, fit, part
 
 if TYPE_CHECKING:
     from talkinghead.pipeline import Progress
@@ -44,7 +44,7 @@ class ExpressionTrainConfig(TrainConfig, ExpressionNetConfig):
     @property
     def model(self) -> ExpressionNetConfig:
         """The architecture part."""
-        return ExpressionNetConfig(**{f.name: getattr(self, f.name) for f in fields(ExpressionNetConfig)})
+        return part(self, ExpressionNetConfig)
 
 
 def train_expression(data_dir: str | Path, output: str | Path, config: ExpressionTrainConfig | None = None,

@@ -8,7 +8,7 @@ MS-Sync syncer, its contrastive sync loss.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +21,7 @@ from talkinghead.motion.channels import LIP_CHANNELS
 from talkinghead.motion.layers import at_frames
 from talkinghead.motion.learned_lips import HOP_S, LipsNet, LipsNetConfig
 from talkinghead.train.clips import ROWS, MotionWindows
-from talkinghead.train.loop import TrainConfig, fit
+from talkinghead.train.loop import TrainConfig, fit, part
 
 if TYPE_CHECKING:
     from talkinghead.pipeline import Progress
@@ -46,7 +46,7 @@ class LipsTrainConfig(TrainConfig, LipsNetConfig):
     @property
     def model(self) -> LipsNetConfig:
         """The architecture part."""
-        return LipsNetConfig(**{f.name: getattr(self, f.name) for f in fields(LipsNetConfig)})
+        return part(self, LipsNetConfig)
 
 
 def motion_loss(pred: torch.Tensor, target: torch.Tensor, velocity_weight: float) -> torch.Tensor:

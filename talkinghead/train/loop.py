@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
 
 import numpy as np
 import torch
@@ -30,6 +30,7 @@ from talkinghead.motion.weights import load_model
 if TYPE_CHECKING:
     from talkinghead.pipeline import Progress
 
+C = TypeVar("C")
 LossFn = Callable[[nn.Module, list[torch.Tensor]], tuple[torch.Tensor, dict[str, float]]]
 
 
@@ -48,6 +49,11 @@ class TrainConfig:
     seed: int = option(0, "seed of the initial weights and of the sampling")
     init: str | None = option(None, "start from this checkpoint's weights (fine-tuning; same architecture)",
                               metavar="FILE")
+
+
+def part(config: object, cls: type[C]) -> C:
+    """The ``cls`` dataclass (a model's architecture) made of the same-named fields of ``config``."""
+    return cls(**{f.name: getattr(config, f.name) for f in fields(cls)})
 
 
 def distributed() -> tuple[int, int, torch.device]:

@@ -17,7 +17,7 @@ jitter of each head channel.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,7 +30,7 @@ from talkinghead.config import option
 from talkinghead.motion.pose_diffusion import HEAD_CHANNELS, MIRRORED, PoseDiffusion, PoseDiffusionConfig, format_std
 from talkinghead.motion.pose_vae import BLINK_CHANNELS, VAE_CHANNELS, PoseVAE, PoseVAEConfig
 from talkinghead.train.clips import MotionWindows
-from talkinghead.train.loop import TrainConfig, fit
+from talkinghead.train.loop import TrainConfig, fit, part
 
 if TYPE_CHECKING:
     from talkinghead.pipeline import Progress
@@ -58,7 +58,7 @@ class PoseTrainConfig(TrainConfig, PoseAugment, PoseDiffusionConfig):
     @property
     def model(self) -> PoseDiffusionConfig:
         """The architecture part."""
-        return PoseDiffusionConfig(**{f.name: getattr(self, f.name) for f in fields(PoseDiffusionConfig)})
+        return part(self, PoseDiffusionConfig)
 
 
 @dataclass
@@ -77,7 +77,7 @@ class PoseVAETrainConfig(TrainConfig, PoseAugment, PoseVAEConfig):
     @property
     def model(self) -> PoseVAEConfig:
         """The architecture part."""
-        return PoseVAEConfig(**{f.name: getattr(self, f.name) for f in fields(PoseVAEConfig)})
+        return part(self, PoseVAEConfig)
 
 
 def augment(pose: torch.Tensor, channels: tuple[str, ...], mirror: float, jitter: float) -> torch.Tensor:

@@ -6,7 +6,7 @@ level (InfoNCE); large batches give more negatives.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +17,7 @@ from talkinghead.config import option
 from talkinghead.motion.channels import LIP_CHANNELS
 from talkinghead.motion.syncer import Syncer, SyncerConfig, info_nce
 from talkinghead.train.clips import MotionWindows
-from talkinghead.train.loop import TrainConfig, fit
+from talkinghead.train.loop import TrainConfig, fit, part
 
 if TYPE_CHECKING:
     from talkinghead.pipeline import Progress
@@ -35,7 +35,7 @@ class SyncerTrainConfig(TrainConfig, SyncerConfig):
     @property
     def model(self) -> SyncerConfig:
         """The architecture part."""
-        return SyncerConfig(**{f.name: getattr(self, f.name) for f in fields(SyncerConfig)})
+        return part(self, SyncerConfig)
 
 
 def train_syncer(data_dir: str | Path, output: str | Path, config: SyncerTrainConfig | None = None,

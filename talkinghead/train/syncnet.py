@@ -12,7 +12,7 @@ Training runs in :func:`talkinghead.train.loop.fit` (one process or DDP, resumab
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +26,7 @@ from talkinghead.config import option
 from talkinghead.errors import InputError
 from talkinghead.eval.syncnet import (MEL_ROWS_PER_FRAME, SyncNet, SyncNetConfig, face_input, mel_input, sync_loss,
                                       sync_probability)
-from talkinghead.train.loop import TrainConfig, fit
+from talkinghead.train.loop import TrainConfig, fit, part
 
 if TYPE_CHECKING:
     from talkinghead.pipeline import Progress
@@ -48,7 +48,7 @@ class SyncNetTrainConfig(TrainConfig, SyncNetConfig):
     @property
     def model(self) -> SyncNetConfig:
         """The architecture part."""
-        return SyncNetConfig(**{f.name: getattr(self, f.name) for f in fields(SyncNetConfig)})
+        return part(self, SyncNetConfig)
 
 
 @dataclass
