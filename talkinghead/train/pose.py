@@ -37,8 +37,13 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class PoseAugment:
-    """How pose windows are augmented and how often the history is withheld."""
+class PoseTraining(TrainConfig):
+    """How both pose models are trained: batches, learning rate, augmentation, how often the history is withheld."""
+
+    batch_size: int = option(32, "windows per optimizer step, all processes")
+    micro_batch: int = option(32, "windows per forward pass (gradients accumulate)")
+    lr: float = option(5e-4, "AdamW learning rate")
+    steps: int = option(3000, "optimizer steps to train to (a resumed run continues to it)")
 
     mirror: float = option(0.5, "share of windows mirrored left-right")
     jitter: float = option(0.2, "amplitude jitter: each head channel scaled by 1 +- up to this")
@@ -47,13 +52,8 @@ class PoseAugment:
 
 
 @dataclass
-class PoseTrainConfig(TrainConfig, PoseAugment, PoseDiffusionConfig):
+class PoseTrainConfig(PoseTraining, PoseDiffusionConfig):
     """The pose diffusion model's architecture and how it is trained."""
-
-    batch_size: int = option(32, "windows per optimizer step, all processes")
-    micro_batch: int = option(32, "windows per forward pass (gradients accumulate)")
-    lr: float = option(5e-4, "AdamW learning rate")
-    steps: int = option(3000, "optimizer steps to train to (a resumed run continues to it)")
 
     @property
     def model(self) -> PoseDiffusionConfig:
@@ -62,13 +62,8 @@ class PoseTrainConfig(TrainConfig, PoseAugment, PoseDiffusionConfig):
 
 
 @dataclass
-class PoseVAETrainConfig(TrainConfig, PoseAugment, PoseVAEConfig):
+class PoseVAETrainConfig(PoseTraining, PoseVAEConfig):
     """The pose/blink VAE's architecture and how it is trained."""
-
-    batch_size: int = option(32, "windows per optimizer step, all processes")
-    micro_batch: int = option(32, "windows per forward pass (gradients accumulate)")
-    lr: float = option(5e-4, "AdamW learning rate")
-    steps: int = option(3000, "optimizer steps to train to (a resumed run continues to it)")
     kl_weight: float = option(1.0, "weight of the KL term once annealed in (per modelled value, as in the ELBO)")
     kl_warmup: int = option(1000, "steps over which the KL weight rises linearly from 0")
     free_bits: float = option(0.5, "nats per latent dimension below which its KL is not penalised")
