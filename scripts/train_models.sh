@@ -3,7 +3,7 @@
 #   bash scripts/train_models.sh [VIDEOS_DIR] [WORK_DIR]
 # VIDEOS_DIR: real talking videos with sound (default ../shared/data), for the blink/brow and head-pose models; the
 # lips and the syncer learn from a synthetic corpus only (espeak-ng in 23 languages, and Festival's English voices,
-# installed here from Debian when missing). About 45 minutes on a 2-core CPU.
+# installed here from Debian when missing). About 40 minutes on a 2-core CPU (its steps, timed one by one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VIDEOS=${1:-../shared/data}
