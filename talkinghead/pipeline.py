@@ -45,6 +45,12 @@ class MotionConfig:
     expression_model: str = option("natural", "blink and brow generator: natural (rules) or learned (sampled "
                                    "recurrent network)")
     pose: str = option("prosody", "head motion generator: prosody (rules), diffusion or vae (learned)")
+    lips_weights: str | None = option(None, "checkpoint for --lips learned (default: the shipped one)",
+                                      metavar="FILE")
+    expression_weights: str | None = option(None, "checkpoint for --expression-model learned (default: shipped)",
+                                            metavar="FILE")
+    pose_weights: str | None = option(None, "checkpoint for --pose diffusion or vae (default: the shipped one)",
+                                      metavar="FILE")
     gaze: str = option("camera", "gaze: 'camera' holds eye contact, 'free' glances away now and then")
     head_motion: float = option(1.0, "head motion strength (0 = still head)")
     blink_rate: float = option(17.0, "blinks per minute")
@@ -70,6 +76,8 @@ class DubConfig:
 
     transcript: str | None = option(None, "what is said, for forced alignment of the phones (English)", metavar="TEXT")
     lips: str = option("phonetic", LIPS_HELP)
+    lips_weights: str | None = option(None, "checkpoint for --lips learned (default: the shipped one)",
+                                      metavar="FILE")
     mouth_scale: float = option(1.0, "how wide the mouth opens (1 = as animate opens it)")
     trim: bool = option(False, "end the video with the speech when the speech is shorter")
     loop: bool = option(False, "cover longer speech by looping the video instead of playing it back and forth")
@@ -104,9 +112,10 @@ def check_ranges(config: object) -> None:
             raise InputError(None, f"--{name.replace('_', '-')} {value} is outside {low}..{high}")
 
 
-# generator kind -> config field naming it; generator setting -> config field holding it
+# generator kind -> config field naming it; generator setting -> config field holding it; kind -> its weights field
 GENERATOR_FIELDS = {"lips": "lips", "expression": "expression_model", "pose": "pose", "gaze": "gaze"}
 SETTING_FIELDS = {"seed": "seed", "strength": "head_motion", "blink_rate": "blink_rate", "expression": "expression"}
+WEIGHTS_FIELDS = {"lips": "lips_weights", "expression": "expression_weights", "pose": "pose_weights"}
 
 
 def generate_motion(features: AudioFeatures, config: object, kinds: tuple[str, ...] = registry.KINDS) -> Motion:
@@ -118,7 +127,13 @@ def generate_motion(features: AudioFeatures, config: object, kinds: tuple[str, .
     for kind, name in names.items():
         generator_cls = registry.generator_class(kind, name)
         known = {f.name for f in dataclasses.fields(generator_cls.Config)}
-        generator = generator_cls(generator_cls.Config(**{k: v for k, v in settings.items() if k in known}))
+        chosen = {k: v for k, v in settings.items() if k in known}
+        weights = getattr(config, WEIGHTS_FIELDS.get(kind, ""), None)
+        if weights is not None:
+            if "weights" not in known:
+                raise InputError(weights, f"the {kind} generator {name!r} takes no weights")
+            chosen["weights"] = weights
+        generator = generator_cls(generator_cls.Config(**chosen))
         part = generator.generate(features)
         channels.update(part.channels)
         meta.update(part.meta)

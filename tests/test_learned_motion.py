@@ -124,6 +124,15 @@ def test_tiny_lips_overfit_their_clips_and_resume(corpus: Path, tiny_syncer: Pat
     learned = registry.create("lips", "learned", registry.generator_class("lips", "learned").Config(
         weights=str(checkpoint))).generate(features)
     assert pearson(learned["jaw_open"], Motion.load(clip / "motion.json")["jaw_open"]) > 0.6
+    out = tmp_path / "m.json"
+    run = run_cli("motion", "--audio", clip / "audio.wav", "--lips", "learned", "--lips-weights", checkpoint, "-o", out,
+                  "--quiet")
+    assert run.code == 0, run.stderr
+    np.testing.assert_allclose(Motion.load(out)["jaw_open"], learned["jaw_open"], atol=1e-4)
+    (tmp_path / "fail").mkdir()
+    line = assert_fails_cleanly(run_cli("motion", "--audio", clip / "audio.wav", "--lips-weights", checkpoint, "-o",
+                                        tmp_path / "fail" / "m.json"), checkpoint, tmp_path / "fail")
+    assert "takes no weights" in line  # the phonetic lips have none
     resumed = train_lips(corpus, checkpoint, LipsTrainConfig(**TINY_LIPS, steps=110, syncer=str(tiny_syncer)))
     assert (summary["resumed_from"], resumed["resumed_from"]) == (0, 100)
     assert len(log_column(checkpoint, "l1")) == 110
