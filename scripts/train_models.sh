@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Train the shipped motion models from scratch and copy them into talkinghead/assets.
 #   bash scripts/train_models.sh [VIDEOS_DIR] [WORK_DIR]
-# VIDEOS_DIR: real talking videos with sound (default ../shared/data), for the blink/brow and head-pose models; the
-# lips and the syncer learn from a synthetic corpus only (espeak-ng in 23 languages, and Festival's English voices,
-# installed here from Debian when missing). About 40 minutes on a 2-core CPU (its steps, timed one by one).
+# VIDEOS_DIR: real talking videos with sound (default ../shared/data), for the blink/brow and head-pose models; its
+# English speech-only recordings, labelled by the phonetic lips, give the learned lips real voices to fine-tune on.
+# The lips and the syncer learn first from a synthetic corpus (espeak-ng in 23 languages, and Festival's English
+# voices, installed here from Debian when missing). About 40 minutes on a 2-core CPU (its steps, timed one by one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VIDEOS=${1:-../shared/data}
@@ -17,7 +18,15 @@ mkdir -p "$WORK"
 LANGUAGES=en,en-us,en-gb,en,en-us,en-gb,de,fr,es,it,pt,nl,sv,pl,cs,tr,fi,id,sw,vi,ru,uk,el,cmn,ja,ko
 $TH synth -o "$WORK/synth" --utterances 3000 --languages "$LANGUAGES" --quiet
 $TH train syncer --data "$WORK/synth" -o "$WORK/syncer.pt" --steps 1500 --quiet
-$TH train lips --data "$WORK/synth" -o "$WORK/lips.pt" --steps 3000 --quiet
+$TH train lips --data "$WORK/synth" -o "$WORK/lips_synth.pt" --steps 3000 --quiet
+mkdir -p "$WORK/speech_src"
+for f in sadtalker/RD_Radio31_000.wav sadtalker/RD_Radio34_002.wav echomimic/jane.wav echomimic/walden.wav \
+         dreamtalk/acknowledgement_english.m4a dreamtalk/noisy_audio_cafeter_snr_0.wav musetalk/eng.wav; do
+  ln -sf "$(realpath "$VIDEOS/$f")" "$WORK/speech_src/$(basename "$f")"
+done
+$TH label-speech "$WORK/speech_src" -o "$WORK/speech" --quiet
+$TH train lips --data "$WORK/synth,$WORK/speech*20" -o "$WORK/lips.pt" --init "$WORK/lips_synth.pt" --steps 800 \
+  --lr 3e-4 --quiet
 $TH prepare "$VIDEOS" -o "$WORK/real" --quiet
 $TH train expression --data "$WORK/real" -o "$WORK/expression.pt" --lips-weights "$WORK/lips.pt" --quiet
 $TH train pose --data "$WORK/real" -o "$WORK/pose_diffusion.pt" --steps 1500 --quiet

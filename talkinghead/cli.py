@@ -147,6 +147,14 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     cfg.add_arguments(p, PrepareConfig)
     _common(p)
 
+    p = sub.add_parser("label-speech", help="real speech -> training clips labelled by the phonetic lips",
+                       description="Label every recording under SPEECH_DIR with the phonetic lips (force-aligned to "
+                                   "a .txt transcript beside it when there is one), as clips for `train lips`: real "
+                                   "voices for the learned lips. Resumable; bad files are logged to OUTPUT/errors.log.")
+    p.add_argument("speech", help="folder of recordings (wav, mp3, m4a, flac, ogg, opus), searched recursively")
+    p.add_argument("-o", "--output", required=True, help="labelled folder (created)")
+    _common(p)
+
     from talkinghead.data.synth import SynthConfig
 
     p = sub.add_parser("synth", help="synthetic speech corpus with exact lip labels (espeak-ng, many languages)",
@@ -162,7 +170,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     for name, (module, config_name, _, help_text) in TRAINERS.items():
         p = train.add_parser(name, help=help_text, description=f"Train or resume the {help_text} on a prepared "
                              "folder (single process, or DDP under torchrun); the checkpoint carries its config.")
-        p.add_argument("--data", required=True, help="folder written by `talkinghead prepare`")
+        p.add_argument("--data", required=True, help="clip folder(s) from `prepare`, `synth` or `label-speech`, "
+                       "comma-separated; DIR*N counts DIR's clips N times")
         p.add_argument("-o", "--output", required=True, help="checkpoint file (.pt); resumed when it exists")
         if argv is not None and "train" in argv and name in argv:  # its options import torch: only when asked for
             cfg.add_arguments(p, getattr(importlib.import_module(module), config_name))
@@ -186,6 +195,10 @@ def run(args: argparse.Namespace) -> dict:
 
         config = cfg.build(PrepareConfig, args.config, args)
         return prepare_dataset(args.dataset, args.output, config, _progress(args.quiet, "prepare", "clip"))
+    if args.command == "label-speech":
+        from talkinghead.data.speech_labels import label_speech
+
+        return label_speech(args.speech, args.output, _progress(args.quiet, "label", "file"))
     if args.command == "synth":
         from talkinghead.data.synth import SynthConfig, synth_corpus
 

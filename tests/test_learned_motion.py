@@ -255,3 +255,25 @@ def test_lips_train_under_torchrun_with_two_processes(corpus: Path, tmp_path: Pa
 
     assert load_model(LipsNet, checkpoint).config.channels == TINY_LIPS["channels"]
     assert len(log_column(checkpoint, "l1")) == 4  # one row per step, written by rank 0 alone
+
+
+def test_label_speech_labels_recordings_and_aligns_to_transcripts(tmp_path: Path) -> None:
+    source = tmp_path / "speech"
+    source.mkdir()
+    shutil.copy(EXAMPLE, source / "aligned.wav")
+    shutil.copy(EXAMPLE.with_suffix(".txt"), source / "aligned.txt")
+    shutil.copy(EXAMPLE, source / "recognised.wav")
+    (source / "broken.wav").write_bytes(b"RIFF not audio")
+    run = run_cli("label-speech", source, "-o", tmp_path / "out", "--json", "--quiet")
+    assert run.code == 0, run.stderr
+    assert run.summary["labelled"] == 2 and run.summary["failed"] == 1
+    assert "broken" in (tmp_path / "out" / "errors.log").read_text()
+    labels = {name: json.loads((tmp_path / "out" / name / "meta.json").read_text())["labels"]
+              for name in ("aligned", "recognised")}
+    assert labels == {"aligned": "aligned", "recognised": "recognised"}
+    motion = Motion.load(tmp_path / "out" / "aligned" / "motion.json")
+    closures = [int((s + e) / 2 * 25) for s, e, p in motion.meta["phones"] if p in {"P", "B", "M"}]
+    assert len(closures) >= 6 and motion["jaw_open"][closures].max() < 0.05  # shut on every p, b and m of the text
+    assert abs(motion.duration - load_audio(EXAMPLE).duration) < 0.05
+    again = run_cli("label-speech", source, "-o", tmp_path / "out", "--json", "--quiet")
+    assert again.summary["skipped"] == 2  # resumable

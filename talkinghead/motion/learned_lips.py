@@ -3,7 +3,8 @@
 The network is fully convolutional over the normalised mel (:func:`~talkinghead.motion.layers.mel_input`), its
 features at 50 Hz: every output frame depends only on the mel within its receptive field (+-0.46 s), so it needs no
 transcript, no phone recogniser and no language. The shipped weights (``assets/lips.pt``) were trained on the
-synthetic corpus (:mod:`talkinghead.data.synth`) by ``talkinghead train lips`` (``scripts/train_models.sh``).
+synthetic corpus (:mod:`talkinghead.data.synth`), then fine-tuned with real English speech labelled by the phonetic
+lips (:mod:`talkinghead.data.speech_labels`), by ``scripts/train_models.sh``.
 """
 
 from __future__ import annotations

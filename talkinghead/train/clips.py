@@ -57,14 +57,20 @@ def load_clip(folder: Path, channels: tuple[str, ...], with_prosody: bool) -> Cl
                 meta.get("language", "en"))
 
 
+def _folders(spec: str) -> list[Path]:
+    """The clip folders of ``DIR``, or of ``DIR*N``: each of them N times (a small folder weighed up)."""
+    folder, _, times = spec.partition("*")
+    return sorted(p.parent for p in Path(folder).glob("*/meta.json")) * (int(times) if times else 1)
+
+
 class MotionWindows(Dataset):
-    """Windows of ``frames`` frames (a new random start within each stride every epoch) over the clips of a folder
-    (or of several, comma-separated)."""
+    """Windows of ``frames`` frames (a new random start within each stride every epoch) over the clips of a folder,
+    or of several (``DIR,DIR*N``: see :func:`_folders`)."""
 
     def __init__(self, data_dir: str | Path, channels: tuple[str, ...], frames: int, context: int = 0,
                  with_prosody: bool = False, seed: int = 0) -> None:
         self.channels, self.frames, self.context, self.seed, self.epoch = channels, frames, context, seed, 0
-        folders = sorted(p.parent for d in str(data_dir).split(",") for p in Path(d).glob("*/meta.json"))
+        folders = [folder for spec in str(data_dir).split(",") for folder in _folders(spec)]
         loaded = (load_clip(f, channels, with_prosody) for f in folders)
         self.clips = [c for c in loaded if c is not None and c.target.shape[1] >= frames]
         if not self.clips:
