@@ -38,14 +38,17 @@ def register(cls: type) -> type:
 
 
 def available(kind: str) -> list[str]:
-    """Names registered for ``kind``."""
-    _load_builtin()
-    return sorted(_REGISTRY[kind])
+    """Names registered for ``kind`` (the built-in ones without importing them)."""
+    return sorted(set(_REGISTRY[kind]) | set(_BUILTIN[kind]))
 
 
 def generator_class(kind: str, name: str) -> type:
-    """The generator class registered as ``name`` of ``kind``."""
-    _load_builtin()
+    """The generator class registered as ``name`` of ``kind``; a built-in one is imported when first asked for (the
+    learned ones import torch)."""
+    if name not in _REGISTRY[kind] and name in _BUILTIN[kind]:
+        import importlib
+
+        importlib.import_module(_BUILTIN[kind][name])
     try:
         return _REGISTRY[kind][name]
     except KeyError:
@@ -57,21 +60,11 @@ def create(kind: str, name: str, config: Any = None) -> MotionGenerator:
     return generator_class(kind, name)(config)
 
 
-def _load_builtin() -> None:
-    """Import the built-in generator modules so that they register themselves."""
-    import importlib
-
-    for module in _BUILTIN:
-        importlib.import_module(module)
-
-
-_BUILTIN: list[str] = [
-    "talkinghead.motion.phonetic_lips",
-    "talkinghead.motion.expression",
-    "talkinghead.motion.head",
-    "talkinghead.motion.gaze",
-    "talkinghead.motion.learned_lips",
-    "talkinghead.motion.learned_expression",
-    "talkinghead.motion.pose_diffusion",
-    "talkinghead.motion.pose_vae",
-]
+# kind -> built-in generator name -> the module that registers it
+_BUILTIN: dict[str, dict[str, str]] = {
+    "lips": {"phonetic": "talkinghead.motion.phonetic_lips", "learned": "talkinghead.motion.learned_lips"},
+    "expression": {"natural": "talkinghead.motion.expression", "learned": "talkinghead.motion.learned_expression"},
+    "pose": {"prosody": "talkinghead.motion.head", "diffusion": "talkinghead.motion.pose_diffusion",
+             "vae": "talkinghead.motion.pose_vae"},
+    "gaze": {"camera": "talkinghead.motion.gaze", "free": "talkinghead.motion.gaze"},
+}
