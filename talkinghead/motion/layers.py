@@ -12,7 +12,7 @@ from talkinghead.audio.features import HOP_S, AudioFeatures
 MEL_RANGE = 9.0  # natural-log units (39 dB) below the utterance's loud frames that the models see
 
 
-def mel_input(mel: np.ndarray) -> torch.Tensor:
+def mel_features(mel: np.ndarray) -> torch.Tensor:
     """(80, T) log-mel at 100 Hz, normalised per utterance.
 
     Levels more than :data:`MEL_RANGE` below the loud frames (99th percentile) are raised to that floor, so the

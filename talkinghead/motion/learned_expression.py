@@ -19,7 +19,7 @@ from torch import nn
 
 from talkinghead.audio.features import AudioFeatures
 from talkinghead.config import option
-from talkinghead.motion.layers import at_frames, mel_input, prosody
+from talkinghead.motion.layers import at_frames, mel_features, prosody
 from talkinghead.motion.learned_lips import LipsNet
 from talkinghead.motion.motion import Motion
 from talkinghead.motion.registry import GeneratorConfig, register
@@ -125,7 +125,7 @@ class LearnedExpression:
         net = shared_model(ExpressionNet, cfg.weights)
         lips = shared_model(LipsNet, cfg.lips_weights).lips(features)[None]
         pro = torch.from_numpy(prosody(features).T)[None]
-        mel = mel_input(features.mel)[None]
+        mel = mel_features(features.mel)[None]
         with torch.no_grad():
             condition = net.condition(mel, pro, lips, features.fps)
         rate_scale = cfg.blink_rate / max(net.config.data_blink_rate, 1e-3)

@@ -1,6 +1,6 @@
 """Learned lips, GoHD stage 1: a frame-wise network from a mel window around each frame to the six lip channels.
 
-The network is fully convolutional over the normalised mel (:func:`~talkinghead.motion.layers.mel_input`), its
+The network is fully convolutional over the normalised mel (:func:`~talkinghead.motion.layers.mel_features`), its
 features at 50 Hz: every output frame depends only on the mel within its receptive field (+-0.46 s), so it needs no
 transcript, no phone recogniser and no language. The shipped weights (``assets/lips.pt``) were trained on the
 synthetic corpus (:mod:`talkinghead.data.synth`), then fine-tuned with real English speech labelled by the phonetic
@@ -20,7 +20,7 @@ from torch import nn
 from talkinghead.audio.features import AudioFeatures
 from talkinghead.config import option
 from talkinghead.motion.channels import LIP_CHANNELS
-from talkinghead.motion.layers import ConvBlock, at_frames, mel_input
+from talkinghead.motion.layers import ConvBlock, at_frames, mel_features
 from talkinghead.motion.motion import Motion
 from talkinghead.motion.registry import GeneratorConfig, register
 from talkinghead.motion.weights import shared_model
@@ -72,7 +72,7 @@ class LipsNet(nn.Module):
     def lips(self, features: AudioFeatures) -> torch.Tensor:
         """(6, n_frames) lip channels for every video frame of ``features``."""
         with torch.no_grad():
-            return at_frames(self(mel_input(features.mel)[None]), features.n_frames, features.fps, HOP_S)[0]
+            return at_frames(self(mel_features(features.mel)[None]), features.n_frames, features.fps, HOP_S)[0]
 
 
 @dataclass

@@ -28,7 +28,7 @@ from torch import nn
 
 from talkinghead.audio.features import AudioFeatures
 from talkinghead.config import option
-from talkinghead.motion.layers import ConformerBlock, ConvBlock, mel_input, prosody
+from talkinghead.motion.layers import ConformerBlock, ConvBlock, mel_features, prosody
 from talkinghead.motion.motion import Motion
 from talkinghead.motion.registry import GeneratorConfig, register
 from talkinghead.motion.weights import shared_model
@@ -203,7 +203,7 @@ def _padded(x: torch.Tensor, a: int, b: int) -> torch.Tensor:
 def audio_inputs(features: AudioFeatures) -> tuple[torch.Tensor, torch.Tensor, AudioFeatures]:
     """(normalised mel (80, 4 n), prosody (4, n), the 25 fps features they come from) for ``features``."""
     f = features if round(features.fps, 3) == FPS else AudioFeatures(features.audio, FPS, features.transcript)
-    mel = mel_input(f.mel)
+    mel = mel_features(f.mel)
     mel = _padded(mel, 0, f.n_frames * ROWS)
     return mel, torch.from_numpy(prosody(f).T.copy()), f
 

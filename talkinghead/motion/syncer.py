@@ -20,7 +20,7 @@ from torch import nn
 from talkinghead.audio.features import AudioFeatures
 from talkinghead.config import option
 from talkinghead.motion.channels import LIP_CHANNELS
-from talkinghead.motion.layers import ConvBlock, mel_input
+from talkinghead.motion.layers import ConvBlock, mel_features
 from talkinghead.motion.motion import Motion
 from talkinghead.motion.weights import load_model
 
@@ -104,7 +104,7 @@ def sync_score(syncer: Syncer, motion: Motion, features: AudioFeatures, max_offs
     n = min(lips.shape[1], len(features.mel) // 4)
     with torch.no_grad():
         lips_in = torch.as_tensor(lips[:, :n], dtype=torch.float32)[None]
-        audio, moving = syncer(mel_input(features.mel)[None, :, :4 * n], lips_in)
+        audio, moving = syncer(mel_features(features.mel)[None, :, :4 * n], lips_in)
     confidence, similarity, offset = [], [], 0
     for level, (a, m) in enumerate(zip(audio, moving)):
         reach = max(1, max_offset >> level)

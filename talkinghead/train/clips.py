@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 from talkinghead.audio.decode import load_audio
 from talkinghead.audio.features import AudioFeatures
 from talkinghead.errors import InputError
-from talkinghead.motion.layers import mel_input, prosody
+from talkinghead.motion.layers import mel_features, prosody
 from talkinghead.motion.motion import Motion
 
 ROWS = 4  # mel rows (100 Hz) per video frame (25 fps)
@@ -46,7 +46,7 @@ def load_clip(folder: Path, channels: tuple[str, ...], with_prosody: bool) -> Cl
     target = np.stack([motion[c] for c in channels])
     offset = int(meta.get("av_offset", 0))
     target = target[:, max(0, offset):] if offset >= 0 else np.pad(target, ((0, 0), (-offset, 0)), mode="edge")
-    mel = mel_input(np.load(folder / "mel.npy")).numpy()
+    mel = mel_features(np.load(folder / "mel.npy")).numpy()
     n = min(target.shape[1], mel.shape[1] // ROWS)
     if with_prosody:
         pro = prosody(AudioFeatures(load_audio(folder / "audio.wav"), 25.0)).T

@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -174,8 +173,3 @@ def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
         state["optimizer"] = optimizer.state_dict()
     with atomic_output(path) as tmp:
         torch.save(state, tmp)
-
-
-def seeded_rng(*keys: int) -> np.random.Generator:
-    """The generator of one sample's random draws: the same in whichever process or worker loads it."""
-    return np.random.default_rng(list(keys))
