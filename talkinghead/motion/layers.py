@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch import nn
@@ -33,6 +35,26 @@ def at_frames(x: torch.Tensor, n_frames: int, fps: float, hop_s: float = HOP_S) 
     high = (low + 1).clamp(max=x.shape[-1] - 1)
     w = (pos - low).to(x.dtype)
     return x[..., low] * (1 - w) + x[..., high] * w
+
+
+def sinusoids(positions: torch.Tensor, dim: int) -> torch.Tensor:
+    """(N,) positions or diffusion steps -> (N, dim) sinusoidal encoding (sines, then cosines)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=positions.device, dtype=torch.float32) / half)
+    angles = positions.float()[:, None] * freqs[None]
+    return torch.cat([angles.sin(), angles.cos(), torch.zeros(len(positions), dim - 2 * half,
+                                                              device=positions.device)], 1)
+
+
+def edge_padded(x, a: int, b: int):  # noqa: ANN001, ANN201 - a numpy array or a tensor, returned as it came
+    """Columns ``a``..``b`` of (C, T) ``x``, the first/last column repeated beyond its ends."""
+    return x[:, np.clip(np.arange(a, b), 0, x.shape[1] - 1)]
+
+
+def resample_frames(values: np.ndarray, fps: float, n_frames: int, to_fps: float) -> np.ndarray:
+    """(T, C) per-frame values at ``fps`` -> (n_frames, C) at ``to_fps``, linearly interpolated in time."""
+    t = np.arange(n_frames) / to_fps * fps
+    return np.stack([np.interp(t, np.arange(len(values)), v) for v in np.asarray(values).T], 1)
 
 
 def prosody(features: AudioFeatures) -> np.ndarray:

@@ -28,7 +28,8 @@ from torch import nn
 
 from talkinghead.audio.features import AudioFeatures
 from talkinghead.config import option
-from talkinghead.motion.layers import ConformerBlock, ConvBlock, mel_features, prosody
+from talkinghead.motion.layers import (ConformerBlock, ConvBlock, edge_padded, mel_features, prosody, resample_frames,
+                                      sinusoids)
 from talkinghead.motion.motion import Motion
 from talkinghead.motion.registry import GeneratorConfig, register
 from talkinghead.motion.weights import shared_model
@@ -74,14 +75,6 @@ def cosine_alpha_bar(timesteps: int, s: float = 0.008) -> torch.Tensor:
     f = torch.cos((t + s) / (1 + s) * math.pi / 2) ** 2
     betas = (1 - f[1:] / f[:-1]).clamp(max=0.999)
     return torch.cumprod(1 - betas, 0).float()
-
-
-def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
-    """(B,) steps -> (B, dim) sinusoidal embedding."""
-    half = dim // 2
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
-    angles = t.float()[:, None] * freqs[None]
-    return torch.cat([angles.sin(), angles.cos(), torch.zeros(len(t), dim - 2 * half, device=t.device)], 1)
 
 
 class AudioEncoder(nn.Module):
@@ -131,7 +124,7 @@ class PoseDiffusion(nn.Module):
         p = self.config.prev
         history = torch.where(has_prev[:, None, None], self.prev_in(prev), self.no_prev[None])
         tokens = torch.cat([history + self.role[0], self.pose_in(x_t) + self.role[1]], 1) + audio
-        condition = audio + self.time(timestep_embedding(t, self.config.dim))[:, None]
+        condition = audio + self.time(sinusoids(t, self.config.dim))[:, None]
         for block in self.blocks:
             tokens = block(tokens, condition)
         return self.out(tokens[:, p:])
@@ -179,8 +172,8 @@ def autoregressive(model: nn.Module, mel: torch.Tensor, prosody: torch.Tensor, w
     starts = list(range(0, max(1, n - p), hop)) if n > w else [0]
     total = starts[-1] + w
     # audio of frames -p .. total, the first and last columns repeated beyond the sound's ends
-    mel = _padded(mel[:, :n * ROWS], -p * ROWS, total * ROWS)
-    pro = _padded(prosody, -p, total)
+    mel = edge_padded(mel[:, :n * ROWS], -p * ROWS, total * ROWS)
+    pro = edge_padded(prosody, -p, total)
     out = torch.zeros(total, len(model.channels))
     ramp = torch.linspace(0, 1, p + 2)[1:-1, None]
     model.eval()
@@ -195,16 +188,11 @@ def autoregressive(model: nn.Module, mel: torch.Tensor, prosody: torch.Tensor, w
     return out[:n]
 
 
-def _padded(x: torch.Tensor, a: int, b: int) -> torch.Tensor:
-    """Columns ``a``..``b`` of (C, T) ``x``, the first/last column repeated beyond its ends."""
-    return x[:, torch.arange(a, b).clamp(0, x.shape[1] - 1)]
-
-
 def audio_inputs(features: AudioFeatures) -> tuple[torch.Tensor, torch.Tensor, AudioFeatures]:
     """(normalised mel (80, 4 n), prosody (4, n), the 25 fps features they come from) for ``features``."""
     f = features if round(features.fps, 3) == FPS else AudioFeatures(features.audio, FPS, features.transcript)
     mel = mel_features(f.mel)
-    mel = _padded(mel, 0, f.n_frames * ROWS)
+    mel = edge_padded(mel, 0, f.n_frames * ROWS)
     return mel, torch.from_numpy(prosody(f).T.copy()), f
 
 
@@ -212,8 +200,7 @@ def at_fps(values: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
     """(n25, C) values at 25 fps linearly resampled to ``n_frames`` frames at ``fps``."""
     if len(values) == n_frames and round(fps, 3) == FPS:
         return values
-    t = np.arange(n_frames) / fps * FPS
-    return np.stack([np.interp(t, np.arange(len(values)), v) for v in values.T], 1)
+    return resample_frames(values, FPS, n_frames, fps)
 
 
 @dataclass

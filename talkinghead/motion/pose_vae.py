@@ -15,7 +15,6 @@ expression generator, so these blinks replace the expression generator's.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -25,6 +24,7 @@ from torch import nn
 
 from talkinghead.audio.features import AudioFeatures
 from talkinghead.config import option
+from talkinghead.motion.layers import sinusoids
 from talkinghead.motion.motion import Motion
 from talkinghead.motion.pose_diffusion import HEAD_CHANNELS, AudioEncoder, at_fps, audio_inputs, autoregressive, scales
 from talkinghead.motion.registry import GeneratorConfig, register
@@ -50,14 +50,6 @@ class PoseVAEConfig:
                           "training data)")
 
 
-def sinusoids(n: int, dim: int) -> torch.Tensor:
-    """(n, dim) sinusoidal position encoding."""
-    half = dim // 2
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)
-    angles = torch.arange(n, dtype=torch.float32)[:, None] * freqs[None]
-    return torch.cat([angles.sin(), angles.cos(), torch.zeros(n, dim - 2 * half)], 1)
-
-
 class PoseVAE(nn.Module):
     """Normalised (B, T, 7) head + blink windows <-> (B, latents, latent_dim) latents, given audio and history."""
 
@@ -69,7 +61,7 @@ class PoseVAE(nn.Module):
         self.config = c = config or PoseVAEConfig()
         n = len(self.channels)
         self.register_buffer("std", scales(c.std, n), persistent=False)
-        self.register_buffer("positions", sinusoids(c.prev + c.frames, c.dim), persistent=False)
+        self.register_buffer("positions", sinusoids(torch.arange(c.prev + c.frames), c.dim), persistent=False)
         self.audio = AudioEncoder(c.dim, c.dropout)
         self.motion_in = nn.Linear(n, c.dim)
         self.prev_in = nn.Linear(n, c.dim)

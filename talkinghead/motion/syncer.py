@@ -20,7 +20,7 @@ from torch import nn
 from talkinghead.audio.features import AudioFeatures
 from talkinghead.config import option
 from talkinghead.motion.channels import LIP_CHANNELS
-from talkinghead.motion.layers import ConvBlock, mel_features
+from talkinghead.motion.layers import ConvBlock, mel_features, resample_frames
 from talkinghead.motion.motion import Motion
 from talkinghead.motion.weights import load_model
 
@@ -99,8 +99,7 @@ def sync_score(syncer: Syncer, motion: Motion, features: AudioFeatures, max_offs
     similarity minus the median over offsets (high when the lips follow this very speech), ``offset`` the best
     offset at the finest level (frames, + when the lips are late), ``similarity`` the similarity at offset 0.
     """
-    times = np.arange(int(motion.duration * 25)) / 25
-    lips = np.stack([np.interp(times, np.arange(motion.n_frames) / motion.fps, motion[c]) for c in LIP_CHANNELS])
+    lips = resample_frames(np.stack([motion[c] for c in LIP_CHANNELS], 1), motion.fps, int(motion.duration * 25), 25).T
     n = min(lips.shape[1], len(features.mel) // 4)
     with torch.no_grad():
         lips_in = torch.as_tensor(lips[:, :n], dtype=torch.float32)[None]

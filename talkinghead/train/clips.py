@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 from talkinghead.audio.decode import load_audio
 from talkinghead.audio.features import AudioFeatures
 from talkinghead.errors import InputError
-from talkinghead.motion.layers import mel_features, prosody
+from talkinghead.motion.layers import edge_padded, mel_features, prosody
 from talkinghead.motion.motion import Motion
 
 ROWS = 4  # mel rows (100 Hz) per video frame (25 fps)
@@ -88,10 +88,8 @@ class MotionWindows(Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, i])
         start = min(start + int(rng.integers(0, max(1, self.frames // 2))), clip.target.shape[1] - self.frames)
         a, b = start - self.context, start + self.frames + self.context
-        return (torch.from_numpy(_padded(clip.mel, a * ROWS, b * ROWS)), torch.from_numpy(_padded(clip.prosody, a, b)),
+        mel, pro = edge_padded(clip.mel, a * ROWS, b * ROWS), edge_padded(clip.prosody, a, b)
+        return (torch.from_numpy(mel), torch.from_numpy(pro),
                 torch.from_numpy(clip.target[:, start:start + self.frames]))
 
 
-def _padded(x: np.ndarray, a: int, b: int) -> np.ndarray:
-    """Columns ``a``..``b`` of (C, T) ``x``, the first/last column repeated beyond its ends."""
-    return np.ascontiguousarray(x[:, np.clip(np.arange(a, b), 0, x.shape[1] - 1)])
