@@ -15,6 +15,10 @@ class InputError(Exception):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}" if self.path else problem)
 
+    def __reduce__(self) -> tuple:
+        """Picklable (worker processes raise it to their parent)."""
+        return InputError, (self.path, self.problem)
+
 
 def existing_file(path: str | Path, what: str = "file") -> Path:
     """``path`` as a Path; InputError when it is missing or is a folder (``what`` names the expected kind)."""

@@ -73,6 +73,7 @@ def test_corpus_labels_shut_the_lips_on_bilabials_and_open_them_on_vowels(corpus
         motion = Motion.load(clip / "motion.json")
         mel = np.load(clip / "mel.npy")
         assert abs(len(mel) / 100 - motion.duration) < 0.06
+        assert np.load(clip / "phones.npy").shape == (len(mel), 42)
         jaw = motion["jaw_open"]
         for start, end, phone in motion.meta["phones"]:
             middle = int((start + end) / 2 * 25)
@@ -80,6 +81,34 @@ def test_corpus_labels_shut_the_lips_on_bilabials_and_open_them_on_vowels(corpus
                 assert jaw[middle] < 0.05
         vowels = [int((s + e) / 2 * 25) for s, e, p in motion.meta["phones"] if p in {"AA", "AE", "AO"}]
         assert not vowels or jaw[vowels].mean() > 0.3
+
+
+def test_a_festival_failure_falls_back_to_espeak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pickle
+
+    from talkinghead.data import festival
+    from talkinghead.data.synth import synth_clip
+
+    def fails(text: str, voice: str, stretch: float = 1.0) -> None:
+        raise InputError(None, f"festival failed on {text[:40]!r}: SIOD ERROR")
+
+    monkeypatch.setattr(festival, "installed_voices", lambda language=None: ["lj"])
+    monkeypatch.setattr(festival, "festival_speech", fails)
+    meta = synth_clip(0, tmp_path / "clip", SynthConfig(languages="fi", festival=1.0, clean=1.0))
+    assert meta["source"] == "espeak-ng" and (tmp_path / "clip" / "meta.json").exists()
+    error = pickle.loads(pickle.dumps(InputError("x.wav", "bad")))  # worker processes send errors to their parent
+    assert str(error) == "x.wav: bad" and error.problem == "bad"
+
+
+def test_data_workers_run_single_threaded_numerics(monkeypatch: pytest.MonkeyPatch) -> None:
+    from talkinghead.data.workers import worker_pool
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    with worker_pool(1) as pool:
+        assert pool.submit(os.getenv, "OPENBLAS_NUM_THREADS").result() == "1"
+        assert pool.submit(os.getenv, "OMP_NUM_THREADS").result() == "1"
+    assert os.environ["OMP_NUM_THREADS"] == "2" and "OPENBLAS_NUM_THREADS" not in os.environ
 
 
 def test_augmentation_keeps_length_and_timing() -> None:
@@ -225,7 +254,8 @@ def test_shipped_learned_lips_follow_speech_in_several_languages() -> None:
         features = AudioFeatures(Audio(np.pad(audio.samples, audio.rate), audio.rate), 25.0)  # 1 s of silence around
         jaw = registry.create("lips", "learned").generate(features)["jaw_open"]
         speaking = features.activity > 0.5
-        assert jaw[speaking].std() > 0.08  # the mouth opens and closes while speaking
+        low, high = np.percentile(jaw[speaking], [10, 90])
+        assert high - low > 0.1  # the mouth opens and closes while speaking
         far = uniform_filter1d((features.activity > 0.05).astype(float), 13) == 0  # 0.25 s from any sound
         assert far.any() and jaw[far].max() < 0.02  # shut in silence
         assert pearson(jaw, features.activity) > 0.3

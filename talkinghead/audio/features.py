@@ -1,4 +1,4 @@
-"""Per-video-frame audio features: loudness, pitch (YIN), voicing, log-mel; phones on demand."""
+"""Per-video-frame audio features: loudness, pitch (YIN), voicing, log-mel; phones and phone posteriors on demand."""
 
 from __future__ import annotations
 
@@ -164,6 +164,13 @@ class AudioFeatures:
     def mel(self) -> np.ndarray:
         """80-bin log-mel at 100 Hz, shape (hops, 80)."""
         return log_mel(self.audio.samples, self.audio.rate)
+
+    @cached_property
+    def phone_posteriors(self) -> np.ndarray:
+        """(hops at 100 Hz, 42) log posteriors of the bundled acoustic model's phones, frame by frame (no decoding)."""
+        from talkinghead.audio.phone_posteriors import phone_log_posteriors
+
+        return phone_log_posteriors(self.audio)
 
     @cached_property
     def phones(self) -> list[tuple[float, float, str]]:

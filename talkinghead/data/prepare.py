@@ -8,6 +8,8 @@ Each clip becomes ``OUTPUT/<clip id>/`` holding:
 
 - ``audio.wav``: the sound track, 16 kHz mono PCM16, as recorded (not shifted);
 - ``mel.npy``: (T_mel, 80) float32 natural-log mel at 100 Hz (:attr:`AudioFeatures.mel`), row j centred at j/100 s;
+- ``phones.npy``: (T_mel, 42) float32 natural-log phone posteriors at 100 Hz, likewise
+  (:attr:`AudioFeatures.phone_posteriors`);
 - ``landmarks.npy``: (T, 478, 3) float32 FaceMesh landmarks in source pixels, NaN where the face was lost;
 - ``affine.npy``: (T, 2, 3) float32 transforms from source pixels to the aligned crop (:mod:`talkinghead.face.align`);
 - ``face.npy``: (T, S, S, 3) uint8 RGB aligned face crops, S = ``crop_size`` (eyes at 38 % of the height, mouth
@@ -36,12 +38,11 @@ nodes need talkinghead installed and the source and output folders at the same p
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import shutil
 import time
 import wave
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -53,6 +54,7 @@ import numpy as np
 from talkinghead.audio.decode import Audio, load_audio
 from talkinghead.audio.features import HOP_S, AudioFeatures, to_video_frames
 from talkinghead.config import option
+from talkinghead.data.workers import worker_pool
 from talkinghead.errors import InputError
 from talkinghead.face import regions
 from talkinghead.face.align import CROP_SIZE, FPS, align_video
@@ -141,6 +143,15 @@ def write_wav(path: Path, audio: Audio) -> None:
         w.writeframes(pcm.tobytes())
 
 
+def write_sound(clip_dir: Path, features: AudioFeatures) -> None:
+    """A clip's ``audio.wav``, ``mel.npy`` and ``phones.npy`` (as many rows as the mel, the last one repeated)."""
+    write_wav(clip_dir / "audio.wav", features.audio)
+    n = len(features.mel)
+    phones = features.phone_posteriors[:n]
+    np.save(clip_dir / "mel.npy", features.mel)
+    np.save(clip_dir / "phones.npy", np.pad(phones, ((0, n - len(phones)), (0, 0)), mode="edge"))
+
+
 _syncnets: dict[str, SyncNet] = {}  # checkpoint path -> model, loaded once per worker process
 
 
@@ -165,9 +176,9 @@ def prepare_clip(video: Path, clip_dir: Path, config: PrepareConfig) -> dict:
     if found < config.min_found:
         raise InputError(video, f"face found in {found:.0%} of frames (need {config.min_found:.0%})")
     clip_dir.mkdir(parents=True, exist_ok=True)
-    write_wav(clip_dir / "audio.wav", audio)
-    mel = AudioFeatures(audio, FPS).mel
-    np.save(clip_dir / "mel.npy", mel)
+    features = AudioFeatures(audio, FPS)
+    write_sound(clip_dir, features)
+    mel = features.mel
     np.save(clip_dir / "landmarks.npy", track.landmarks.astype(np.float32))
     np.save(clip_dir / "affine.npy", track.matrices.astype(np.float32))
     motion_from_track(FaceTrack(track.landmarks, track.found.astype(float), FPS), str(video)).save(
@@ -267,8 +278,7 @@ def prepare_dataset(source_dir: str | Path, output_dir: str | Path, config: Prep
             tasks.append((name, str(video), str(output_dir / name), asdict(config)))
     workers = 1 if ray else min(config.workers, len(tasks))
     failed = 0
-    with open(output_dir / "errors.log", "a") as log, ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("spawn")) if workers > 1 else nullcontext() as pool:
+    with open(output_dir / "errors.log", "a") as log, worker_pool(workers) if workers > 1 else nullcontext() as pool:
         log.writelines(f"{name}\t{video}\t{reason}\n" for name, video, reason in duplicates)
         if ray:
             results = _ray_results(ray, tasks)

@@ -1,10 +1,10 @@
 """Real speech labelled by the phonetic lips, for training the learned lips on real voices (teacher and student).
 
 Every audio file under a folder (wav, mp3, m4a, flac, ogg, opus) becomes a clip folder laid out like a prepared
-one (:mod:`talkinghead.data.prepare`): ``audio.wav``, ``mel.npy``, ``motion.json`` (the phonetic lips at 25 fps)
-and ``meta.json`` (written last). A ``.txt`` file beside an audio file holds its transcript: the phones are then
-force-aligned to it (English), which makes far better labels than recognition. Resumable; files that cannot be used
-are listed in ``OUTPUT/errors.log`` and skipped.
+one (:mod:`talkinghead.data.prepare`): ``audio.wav``, ``mel.npy``, ``phones.npy``, ``motion.json`` (the phonetic lips
+at 25 fps) and ``meta.json`` (written last). A ``.txt`` file beside an audio file holds its transcript: the phones
+are then force-aligned to it (English), which makes far better labels than recognition. Resumable; files that
+cannot be used are listed in ``OUTPUT/errors.log`` and skipped.
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from talkinghead.audio.decode import load_audio
 from talkinghead.audio.features import AudioFeatures
-from talkinghead.data.prepare import clip_id, write_wav
+from talkinghead.data.prepare import clip_id, write_sound
 from talkinghead.errors import InputError
 from talkinghead.motion.phonetic_lips import PhoneticLips
 
@@ -38,8 +36,7 @@ def label_clip(path: Path, clip_dir: Path) -> dict:
     features = AudioFeatures(audio, FPS, transcript)
     motion = PhoneticLips().generate(features)
     clip_dir.mkdir(parents=True, exist_ok=True)
-    write_wav(clip_dir / "audio.wav", audio)
-    np.save(clip_dir / "mel.npy", features.mel)
+    write_sound(clip_dir, features)
     motion.save(clip_dir / "motion.json")
     meta = {"format": 1, "source": str(path), "labels": "aligned" if transcript else "recognised", "fps": FPS,
             "frames": motion.n_frames, "duration": round(motion.n_frames / FPS, 4), "av_offset": 0}

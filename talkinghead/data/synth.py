@@ -10,17 +10,15 @@ drive the phonetic lips, so the timing is exact. The audio that is stored has be
 :func:`talkinghead.data.augment.augment`.
 
 ``OUTPUT/<clip id>/`` is laid out like a prepared clip (:mod:`talkinghead.data.prepare`), so the trainers read
-both: ``audio.wav`` (16 kHz, augmented), ``mel.npy``, ``motion.json`` (lip channels at 25 fps, the phones in
-``meta``) and ``meta.json`` (written last; ``source`` ``espeak-ng``, ``language``, ``text``, ``augment`` ...).
+both: ``audio.wav`` (16 kHz, augmented), ``mel.npy``, ``phones.npy``, ``motion.json`` (lip channels at 25 fps, the
+phones in ``meta``) and ``meta.json`` (written last; ``source`` ``espeak-ng``, ``language``, ``text``, ``augment`` ...).
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from talkinghead.config import option
+from talkinghead.data.workers import worker_pool
 from talkinghead.errors import InputError
 
 if TYPE_CHECKING:
@@ -39,7 +38,8 @@ LATIN = "bcdfghjklmnprstvwz"
 SCRIPTS: dict[str, tuple[str, str]] = {
     "en": (LATIN + "y", "aeiou"), "en-us": (LATIN + "y", "aeiou"), "en-gb": (LATIN + "y", "aeiou"),
     "de": (LATIN + "ß", "aeiouäöü"), "fr": (LATIN + "ç", "aeiouéèàû"), "es": (LATIN + "ñ", "aeiouáé"),
-    "it": (LATIN, "aeiou"), "pt": (LATIN + "ç", "aeiouãõ"), "nl": (LATIN, "aeiou"), "sv": (LATIN, "aeiouåäö"),
+    "it": (LATIN, "aeiou"), "ca": (LATIN + "ç", "aeiouàèéíòóú"), "pt": (LATIN + "ç", "aeiouãõ"),
+    "nl": (LATIN, "aeiou"), "sv": (LATIN, "aeiouåäö"),
     "pl": (LATIN + "łżśćń", "aeiouyęą"), "cs": (LATIN + "čřšž", "aeiouyáí"), "tr": (LATIN + "çşğ", "aeiouıöü"),
     "fi": (LATIN, "aeiouyäö"), "id": (LATIN, "aeiou"), "sw": (LATIN, "aeiou"), "vi": (LATIN + "đ", "aeiouơư"),
     "ru": ("бвгджзклмнпрстфхцчшщ", "аеиоуыэюя"), "uk": ("бвгджзклмнпрстфхцчш", "аеиоуєїя"),
@@ -83,8 +83,8 @@ class SynthConfig:
     pad_s: float = option(0.8, "longest silence added before and after each utterance, seconds")
     clean: float = option(0.1, "share of utterances left unaugmented")
     speed: str = option("0.85,1.3", "range of the speed perturbation (resampling: formants and pitch move too)")
-    festival: float = option(0.7, "share of English utterances spoken by Festival's voices (recorded from real "
-                                  "speakers; used when Festival is installed)")
+    festival: float = option(0.7, "share of utterances spoken by Festival's voices (recorded from real speakers) "
+                                  "in the languages that have one installed")
     stretch: str = option("0.8,1.3", "range of Festival's phone-duration stretch")
     babble: float = option(0.15, "share of augmented utterances with other speech mixed in below them")
     workers: int = option(2, "processes")
@@ -103,7 +103,7 @@ def synth_clip(index: int, clip_dir: Path, config: SynthConfig) -> dict:
     from talkinghead.data.augment import augment
     from talkinghead.data.espeak_phones import arpabet_phones, merge_pauses
     from talkinghead.data.festival import festival_speech, installed_voices, lexicon_words
-    from talkinghead.data.prepare import write_wav
+    from talkinghead.data.prepare import write_sound
     from talkinghead.data.tts import synthesize
     from talkinghead.motion.phonetic_lips import PhoneticLips
 
@@ -111,15 +111,18 @@ def synth_clip(index: int, clip_dir: Path, config: SynthConfig) -> dict:
     languages = [v.strip() for v in config.languages.split(",") if v.strip()]
     language = languages[index % len(languages)]
     speed = float(rng.uniform(*_range(config.speed)))
-    voices = installed_voices() if language.startswith("en") else []
+    voices, said = installed_voices(language), None
     if voices and rng.random() < config.festival:
         voice = str(rng.choice(voices))
-        words = lexicon_words()
-        text = " ".join(rng.choice(words, int(rng.integers(3, 13))))
+        words = lexicon_words() if language.startswith("en") else ()
+        text = " ".join(rng.choice(words, int(rng.integers(3, 13)))) if words else random_text(language, rng)
         stretch = float(rng.uniform(*_range(config.stretch)))
-        samples, rate, phones = festival_speech(text, voice, stretch)
-        said = {"source": "festival", "voice": voice, "stretch": round(stretch, 3)}
-    else:
+        try:
+            samples, rate, phones = festival_speech(text, voice, stretch)
+            said = {"source": "festival", "voice": voice, "stretch": round(stretch, 3)}
+        except InputError:  # a voice's text front end fails on a few pseudo-words: espeak-ng says those
+            pass
+    if said is None:
         text = random_text(language, rng)
         rate_wpm, pitch = int(rng.uniform(*_range(config.rate_wpm))), int(rng.uniform(*_range(config.pitch)))
         variant = str(rng.choice(VARIANTS))
@@ -141,8 +144,7 @@ def synth_clip(index: int, clip_dir: Path, config: SynthConfig) -> dict:
     heard, applied = (samples, []) if rng.random() < config.clean else augment(samples, rng, babble=babble)
     audio = Audio(heard, 16000)
     clip_dir.mkdir(parents=True, exist_ok=True)
-    write_wav(clip_dir / "audio.wav", audio)
-    np.save(clip_dir / "mel.npy", AudioFeatures(audio, FPS).mel)
+    write_sound(clip_dir, AudioFeatures(audio, FPS))
     motion.save(clip_dir / "motion.json")
     meta = {"format": 1, **said, "language": language, "text": text, "speed": round(speed, 4), "augment": applied,
             "fps": FPS, "frames": motion.n_frames, "duration": round(motion.n_frames / FPS, 4), "av_offset": 0}
@@ -171,7 +173,7 @@ def synth_corpus(output_dir: str | Path, config: SynthConfig | None = None, prog
     tasks = [(i, str(output_dir / f"synth_{i:05d}"), asdict(config)) for i in range(config.utterances)
              if not (output_dir / f"synth_{i:05d}" / "meta.json").exists()]
     seconds = 0.0
-    with ProcessPoolExecutor(max(1, config.workers), mp_context=multiprocessing.get_context("spawn")) as pool:
+    with worker_pool(config.workers) as pool:
         results = pool.map(_synth_task, tasks, chunksize=8)
         for _, duration in progress(results, len(tasks)) if progress else results:
             seconds += duration

@@ -27,6 +27,16 @@ def mel_features(mel: np.ndarray) -> torch.Tensor:
     return x / x.std().clamp_min(1e-3)
 
 
+PHONE_FLOOR = -15.0  # natural-log phone posteriors below this are raised to it
+
+
+def phone_features(log_posteriors: np.ndarray, rows: int) -> torch.Tensor:
+    """(T, 42) phone log posteriors at 100 Hz (:mod:`talkinghead.audio.phone_posteriors`) -> (42, ``rows``), about
+    -1.5..1.5, the last row repeated or cut so that they line up with the mel's rows."""
+    x = np.maximum(np.asarray(log_posteriors, np.float32), PHONE_FLOOR) / 5.0 + 1.5
+    return torch.as_tensor(edge_padded(x.T, 0, rows))
+
+
 def at_frames(x: torch.Tensor, n_frames: int, fps: float, hop_s: float = HOP_S) -> torch.Tensor:
     """(B, C, T) series, column j at j * ``hop_s`` seconds -> (B, C, n_frames), linearly interpolated at the video
     frames' centres."""

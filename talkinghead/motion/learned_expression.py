@@ -37,6 +37,8 @@ class ExpressionNetConfig:
     layers: int = option(2, "GRU layers")
     audio_dim: int = option(32, "width of the per-frame audio projection")
     data_blink_rate: float = option(0.0, "blinks per minute in the training clips (0: measured on them)")
+    start_weight: float = option(20.0, "weight of blink starts against other frames in the hazard loss (sampling "
+                                       "takes its log off the logit, so the hazard is the data's)")
 
 
 class ExpressionNet(nn.Module):
@@ -85,13 +87,14 @@ def sample(net: ExpressionNet, condition: torch.Tensor, rng: np.random.Generator
     shape = np.interp(np.arange(int(len(BLINK_SHAPE) * fps / 25)) * 25 / fps, np.arange(len(BLINK_SHAPE)), BLINK_SHAPE)
     blink, brow = np.zeros(n + len(shape)), np.zeros(n)
     state, previous_brow, last = None, 0.0, -GAP_SCALE * fps
+    bias = np.log(net.config.start_weight)  # the weighted loss raised the logits by log(weight)
     with torch.no_grad():
         for t in range(n):
             gap = 1 - np.exp(-(t - last) / fps / GAP_SCALE)
             feedback = torch.tensor([[[previous_brow, gap]]], dtype=condition.dtype)
             out, state = net(condition[:, t:t + 1], feedback, state)
             logit, mean, log_std = out[0, 0].tolist()
-            if t - last > len(shape) and rng.random() < rate_scale * 25 / fps / (1 + np.exp(-logit)):
+            if t - last > len(shape) and rng.random() < rate_scale * 25 / fps / (1 + np.exp(bias - logit)):
                 blink[t:t + len(shape)] = np.maximum(blink[t:t + len(shape)], shape)
                 last = t
             previous_brow = brow[t] = mean + np.exp(log_std) * rng.standard_normal()

@@ -1,10 +1,12 @@
 """Learned lips, GoHD stage 1: a frame-wise network from a mel window around each frame to the six lip channels.
 
-The network is fully convolutional over the normalised mel (:func:`~talkinghead.motion.layers.mel_features`), its
-features at 50 Hz: every output frame depends only on the mel within its receptive field (+-0.46 s), so it needs no
-transcript, no phone recogniser and no language. The shipped weights (``assets/lips.pt``) were trained on the
-synthetic corpus (:mod:`talkinghead.data.synth`), then fine-tuned with real English speech labelled by the phonetic
-lips (:mod:`talkinghead.data.speech_labels`), by ``scripts/train_models.sh``.
+The network is fully convolutional over the normalised mel's cepstra (:func:`~talkinghead.motion.layers.mel_features`)
+and the frame-wise phone posteriors of the acoustic model pocketsphinx bundles
+(:mod:`~talkinghead.audio.phone_posteriors`, learned from many real voices, so it narrows the gap between the
+synthetic voices the network learns from and real ones), its features at 50 Hz. Every output frame depends only on
+the sound within its receptive field (+-0.46 s): no transcript, no phone decoding, no language model. The shipped
+weights (``assets/lips.pt``) were trained on the synthetic corpus (:mod:`talkinghead.data.synth`: espeak-ng and
+Festival's voices of real speakers), by ``scripts/train_models.sh``.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from scipy.ndimage import maximum_filter1d, uniform_filter1d
 from torch import nn
 
 from talkinghead.audio.features import AudioFeatures
+from talkinghead.audio.phone_posteriors import PHONES
 from talkinghead.config import option
 from talkinghead.motion.channels import LIP_CHANNELS
-from talkinghead.motion.layers import ConvBlock, at_frames, mel_features
+from talkinghead.motion.layers import ConvBlock, at_frames, mel_features, phone_features
 from talkinghead.motion.motion import Motion
 from talkinghead.motion.registry import GeneratorConfig, register
 from talkinghead.motion.weights import shared_model
@@ -36,6 +39,8 @@ class LipsNetConfig:
     dilations: str = option("1,2,4,8,1,2,4", "dilation of each residual block (its count is the depth)")
     kernel: int = option(3, "kernel size of the blocks")
     dropout: float = option(0.1, "dropout inside the blocks")
+    phones: bool = option(False, "also see the acoustic model's 42 phone posteriors per 10 ms (checkpoints without "
+                                 "this setting predate them)")
 
 
 def dct_matrix(n: int) -> torch.Tensor:
@@ -47,11 +52,13 @@ def dct_matrix(n: int) -> torch.Tensor:
 
 
 HOP_S = 0.02  # seconds between the network's output columns
+MEL_BANDS = 80  # the mel rows of the input; the phone features, when used, follow them
 GATE_REACH_S = 0.12  # the lips may move this long before and after sound (anticipation, release)
 
 
 class LipsNet(nn.Module):
-    """(B, 80, T_mel) normalised mel at 100 Hz -> (B, 6, T_mel / 2) lip channels at 50 Hz."""
+    """(B, 80 (+ 42), T_mel) normalised mel (and phone features) at 100 Hz -> (B, 6, T_mel / 2) lip channels at 50 Hz
+    (see :func:`lips_input`)."""
 
     Config: ClassVar[type] = LipsNetConfig
 
@@ -59,20 +66,29 @@ class LipsNet(nn.Module):
         super().__init__()
         self.config = c = config or LipsNetConfig()
         if c.cepstra:
-            self.register_buffer("dct", dct_matrix(80)[:c.cepstra], persistent=False)
-        self.stem = nn.Conv1d(c.cepstra or 80, c.channels, 5, stride=2, padding=2)
+            self.register_buffer("dct", dct_matrix(MEL_BANDS)[:c.cepstra], persistent=False)
+        self.stem = nn.Conv1d((c.cepstra or MEL_BANDS) + len(PHONES) * c.phones, c.channels, 5, stride=2, padding=2)
         self.blocks = nn.Sequential(*(ConvBlock(c.channels, c.kernel, int(d), c.dropout)
                                       for d in c.dilations.split(",")))
         self.head = nn.Conv1d(c.channels, len(LIP_CHANNELS), 1)
 
-    def forward(self, mel: torch.Tensor) -> torch.Tensor:
-        x = torch.einsum("kb,nbt->nkt", self.dct, mel) if self.config.cepstra else mel
-        return self.head(self.blocks(self.stem(x)))
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mel, phones = x[:, :MEL_BANDS], x[:, MEL_BANDS:]
+        spectrum = torch.einsum("kb,nbt->nkt", self.dct, mel) if self.config.cepstra else mel
+        return self.head(self.blocks(self.stem(torch.cat([spectrum, phones], 1) if self.config.phones else spectrum)))
 
     def lips(self, features: AudioFeatures) -> torch.Tensor:
         """(6, n_frames) lip channels for every video frame of ``features``."""
         with torch.no_grad():
-            return at_frames(self(mel_features(features.mel)[None]), features.n_frames, features.fps, HOP_S)[0]
+            x = lips_input(features.mel, features.phone_posteriors if self.config.phones else None)
+            return at_frames(self(x[None]), features.n_frames, features.fps, HOP_S)[0]
+
+
+def lips_input(mel: np.ndarray, phone_posteriors: np.ndarray | None) -> torch.Tensor:
+    """(80 (+ 42), T_mel) network input: the normalised mel over the phone features
+    (:func:`~talkinghead.motion.layers.phone_features`) when ``phone_posteriors`` are given."""
+    x = mel_features(mel)
+    return x if phone_posteriors is None else torch.cat([x, phone_features(phone_posteriors, x.shape[1])])
 
 
 @dataclass

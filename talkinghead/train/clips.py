@@ -1,10 +1,11 @@
 """Training windows of audio and motion from prepared or synthetic clip folders, for the motion models' trainers.
 
 A clip folder (:mod:`talkinghead.data.prepare`, :mod:`talkinghead.data.synth`) holds ``mel.npy``, ``audio.wav``,
-``motion.json`` and ``meta.json``; clips whose motion lacks a requested channel are left out. Item i is a window
-of ``frames`` video frames with ``context`` more on each side of the audio: (mel (80, 4 (frames + 2 context)),
-prosody (4, frames + 2 context), target (channels, frames)); the motion is read ``av_offset`` frames later than
-the sound it goes with.
+``motion.json`` and ``meta.json`` (and ``phones.npy``, computed from ``audio.wav`` where it is missing); clips whose
+motion lacks a requested channel are left out. Item i is a window of ``frames`` video frames with ``context`` more
+on each side of the audio: (audio rows (80 normalised mel, then 42 phone features when asked for, by
+4 (frames + 2 context)), prosody (4, frames + 2 context), target (channels, frames)); the motion is read
+``av_offset`` frames later than the sound it goes with.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from torch.utils.data import Dataset
 
 from talkinghead.audio.decode import load_audio
 from talkinghead.audio.features import AudioFeatures
+from talkinghead.audio.phone_posteriors import phone_log_posteriors
 from talkinghead.errors import InputError
-from talkinghead.motion.layers import edge_padded, mel_features, prosody
+from talkinghead.motion.layers import edge_padded, mel_features, phone_features, prosody
 from talkinghead.motion.motion import Motion
 
 ROWS = 4  # mel rows (100 Hz) per video frame (25 fps)
@@ -28,7 +30,8 @@ ROWS = 4  # mel rows (100 Hz) per video frame (25 fps)
 
 @dataclass
 class Clip:
-    """One clip in memory: normalised mel (80, rows), prosody (4, frames) and target channels (C, frames)."""
+    """One clip in memory: audio rows (80 normalised mel (+ 42 phone features), rows), prosody (4, frames) and target
+    channels (C, frames)."""
 
     name: str
     mel: np.ndarray
@@ -37,7 +40,7 @@ class Clip:
     language: str
 
 
-def load_clip(folder: Path, channels: tuple[str, ...], with_prosody: bool) -> Clip | None:
+def load_clip(folder: Path, channels: tuple[str, ...], with_prosody: bool, with_phones: bool = False) -> Clip | None:
     """The clip in ``folder`` aligned to its sound (``av_offset`` removed), or None when it lacks a channel."""
     meta = json.loads((folder / "meta.json").read_text())
     motion = Motion.load(folder / "motion.json")
@@ -46,7 +49,12 @@ def load_clip(folder: Path, channels: tuple[str, ...], with_prosody: bool) -> Cl
     target = np.stack([motion[c] for c in channels])
     offset = int(meta.get("av_offset", 0))
     target = target[:, max(0, offset):] if offset >= 0 else np.pad(target, ((0, 0), (-offset, 0)), mode="edge")
-    mel = mel_features(np.load(folder / "mel.npy")).numpy()
+    mel = mel_features(np.load(folder / "mel.npy"))
+    if with_phones:
+        phones = folder / "phones.npy"
+        posteriors = np.load(phones) if phones.exists() else phone_log_posteriors(load_audio(folder / "audio.wav"))
+        mel = torch.cat([mel, phone_features(posteriors, mel.shape[1])])
+    mel = mel.numpy()
     n = min(target.shape[1], mel.shape[1] // ROWS)
     if with_prosody:
         pro = prosody(AudioFeatures(load_audio(folder / "audio.wav"), 25.0)).T
@@ -68,10 +76,10 @@ class MotionWindows(Dataset):
     or of several (``DIR,DIR*N``: see :func:`_folders`)."""
 
     def __init__(self, data_dir: str | Path, channels: tuple[str, ...], frames: int, context: int = 0,
-                 with_prosody: bool = False, seed: int = 0) -> None:
+                 with_prosody: bool = False, seed: int = 0, with_phones: bool = False) -> None:
         self.channels, self.frames, self.context, self.seed, self.epoch = channels, frames, context, seed, 0
         folders = [folder for spec in str(data_dir).split(",") for folder in _folders(spec)]
-        loaded = (load_clip(f, channels, with_prosody) for f in folders)
+        loaded = (load_clip(f, channels, with_prosody, with_phones) for f in folders)
         self.clips = [c for c in loaded if c is not None and c.target.shape[1] >= frames]
         if not self.clips:
             raise InputError(data_dir, f"no clip of {frames}+ frames with motion channels {', '.join(channels)}")

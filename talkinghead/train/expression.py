@@ -19,7 +19,7 @@ from torch import nn
 from talkinghead.config import option
 from talkinghead.motion.layers import at_frames
 from talkinghead.motion.learned_expression import ExpressionNet, ExpressionNetConfig, blink_starts, time_since
-from talkinghead.motion.learned_lips import HOP_S, LipsNet
+from talkinghead.motion.learned_lips import HOP_S, MEL_BANDS, LipsNet
 from talkinghead.motion.weights import load_model
 from talkinghead.train.clips import MotionWindows
 from talkinghead.train.loop import TrainConfig, fit, part
@@ -39,7 +39,6 @@ class ExpressionTrainConfig(TrainConfig, ExpressionNetConfig):
     steps: int = option(1500, "optimizer steps to train to (a resumed run continues to it)")
     frames: int = option(64, "video frames per training window")
     lips_weights: str = option("lips", "stage-1 lips checkpoint (or shipped name) giving the lip inputs")
-    start_weight: float = option(20.0, "weight of blink starts against other frames in the hazard loss")
 
     @property
     def model(self) -> ExpressionNetConfig:
@@ -53,17 +52,18 @@ def train_expression(data_dir: str | Path, output: str | Path, config: Expressio
     summary."""
     config = config or ExpressionTrainConfig()
     torch.manual_seed(config.seed)
-    data = MotionWindows(data_dir, CHANNELS, config.frames, with_prosody=True, seed=config.seed)
+    stage1 = load_model(LipsNet, config.lips_weights).requires_grad_(False)
+    data = MotionWindows(data_dir, CHANNELS, config.frames, with_prosody=True, seed=config.seed,
+                         with_phones=stage1.config.phones)
     if not config.data_blink_rate:
         starts = sum(len(blink_starts(clip.target[:2].mean(0))) for clip in data.clips)
         config.data_blink_rate = round(starts / (sum(clip.target.shape[1] for clip in data.clips) / 25 / 60), 2)
-    stage1 = load_model(LipsNet, config.lips_weights).requires_grad_(False)
 
     def step(net: nn.Module, batch: list[torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        mel, pro, target = batch
-        n = target.shape[-1]
+        sound, pro, target = batch
+        mel, n = sound[:, :MEL_BANDS], target.shape[-1]
         with torch.no_grad():
-            lips = at_frames(stage1.to(mel.device)(mel), n, 25.0, HOP_S)
+            lips = at_frames(stage1.to(sound.device)(sound), n, 25.0, HOP_S)
         blink = target[:, :2].mean(1).cpu().numpy()
         starts = np.zeros(blink.shape, np.float32)
         gaps = np.zeros(blink.shape, np.float32)

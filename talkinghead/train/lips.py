@@ -2,7 +2,7 @@
 
 The clips can be synthetic (``talkinghead synth``, exact labels) or prepared from real video (``talkinghead
 prepare``, tracked lips), or both (comma-separated folders). The loss is the L1 distance of the lip channels and
-of their frame-to-frame change, on augmented mel (:func:`spec_augment`), plus, when ``syncer`` names a trained
+of their frame-to-frame change, on augmented sound (:func:`spec_augment`), plus, when ``syncer`` names a trained
 MS-Sync syncer, its contrastive sync loss.
 """
 
@@ -19,7 +19,7 @@ from torch import nn
 from talkinghead.config import option
 from talkinghead.motion.channels import LIP_CHANNELS
 from talkinghead.motion.layers import at_frames
-from talkinghead.motion.learned_lips import HOP_S, LipsNet, LipsNetConfig
+from talkinghead.motion.learned_lips import HOP_S, MEL_BANDS, LipsNet, LipsNetConfig
 from talkinghead.train.clips import ROWS, MotionWindows
 from talkinghead.train.loop import TrainConfig, fit, part
 
@@ -35,6 +35,7 @@ class LipsTrainConfig(TrainConfig, LipsNetConfig):
 
     batch_size: int = option(32, "windows per optimizer step, all processes")
     micro_batch: int = option(32, "windows per forward pass (gradients accumulate)")
+    phones: bool = option(True, "also see the acoustic model's 42 phone posteriors per 10 ms")
     steps: int = option(3000, "optimizer steps to train to (a resumed run continues to it)")
     frames: int = option(40, "video frames per training window")
     velocity_weight: float = option(1.0, "weight of the frame-to-frame change in the loss")
@@ -54,12 +55,15 @@ def motion_loss(pred: torch.Tensor, target: torch.Tensor, velocity_weight: float
     return F.l1_loss(pred, target) + velocity_weight * F.l1_loss(pred.diff(dim=-1), target.diff(dim=-1))
 
 
-def spec_augment(mel: torch.Tensor, generator: torch.Generator, warp: tuple[float, float] = (0.78, 1.1),
-                 max_tilt: float = 0.6, masks: int = 2, max_width: int = 10) -> torch.Tensor:
-    """(B, 80, T) normalised mel, each item drawn apart: its bands read from ``warp`` times their index (below 1 the
-    spectrum moves up: shorter vocal tracts, as women's and children's), a random smooth gain curve of up to ``max_tilt`` over the bands added (microphones and
-    voices colour the spectrum), and ``masks`` band and time stripes up to ``max_width`` wide set to 0 (the mean)."""
-    b, bands, t = mel.shape
+def spec_augment(sound: torch.Tensor, generator: torch.Generator, warp: tuple[float, float] = (0.78, 1.1),
+                 max_tilt: float = 0.6, masks: int = 2, max_width: int = 10, bands: int = MEL_BANDS) -> torch.Tensor:
+    """(B, rows, T) network input, its first ``bands`` rows the normalised mel, each item drawn apart: the mel's bands
+    read from ``warp`` times their index (below 1 the spectrum moves up: shorter vocal tracts, as women's and
+    children's), a random smooth gain curve of up to ``max_tilt`` added over them (microphones and voices colour the
+    spectrum) and ``masks`` band stripes up to ``max_width`` wide set to 0 (the mean); then as many time stripes of
+    every row."""
+    mel = sound[:, :bands]
+    b, _, t = mel.shape
     factor = warp[0] + torch.rand(b, generator=generator) * (warp[1] - warp[0])
     source = (torch.arange(bands)[None] * factor[:, None]).clamp(0, bands - 1)
     low = source.floor().long()
@@ -71,12 +75,12 @@ def spec_augment(mel: torch.Tensor, generator: torch.Generator, warp: tuple[floa
     cycles = torch.tensor([0.5, 1.0, 2.0])[None, :, None]
     curve = (torch.cos(cycles * torch.pi * torch.linspace(0, 1, bands)[None, None] + phase)
              * torch.rand(b, 3, 1, generator=generator)).sum(1) * max_tilt / 3
-    out = out + curve[..., None].to(mel)
+    out = torch.cat([out + curve[..., None].to(mel), sound[:, bands:]], 1)
     for size, axis in ((bands, 1), (t, 2)):
         for _ in range(masks):
             width = torch.randint(0, max_width + 1, (b,), generator=generator)
             start = (torch.rand(b, generator=generator) * (size - width)).long()
-            index = torch.arange(size)[None]
+            index = torch.arange(out.shape[axis])[None]
             hit = ((index >= start[:, None]) & (index < (start + width)[:, None])).to(mel.device)
             out = out.masked_fill(hit[:, :, None] if axis == 1 else hit[:, None, :], 0.0)
     return out
@@ -87,7 +91,7 @@ def train_lips(data_dir: str | Path, output: str | Path, config: LipsTrainConfig
     """Train (or resume training) the lips network on ``data_dir``, checkpointing to ``output``; returns a summary."""
     config = config or LipsTrainConfig()
     torch.manual_seed(config.seed)
-    data = MotionWindows(data_dir, LIP_CHANNELS, config.frames, CONTEXT, with_prosody=False, seed=config.seed)
+    data = MotionWindows(data_dir, LIP_CHANNELS, config.frames, CONTEXT, seed=config.seed, with_phones=config.phones)
     syncer = None
     if config.syncer:
         from talkinghead.motion.syncer import SyncerLoss
@@ -97,13 +101,13 @@ def train_lips(data_dir: str | Path, output: str | Path, config: LipsTrainConfig
     generator = torch.Generator().manual_seed(config.seed)
 
     def step(net: nn.Module, batch: list[torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        mel, _, target = batch
-        heard = spec_augment(mel, generator) if config.spec_augment else mel
-        pred = at_frames(net(heard), mel.shape[-1] // ROWS, 25.0, HOP_S)[..., CONTEXT:-CONTEXT]
+        sound, _, target = batch
+        heard = spec_augment(sound, generator) if config.spec_augment else sound
+        pred = at_frames(net(heard), sound.shape[-1] // ROWS, 25.0, HOP_S)[..., CONTEXT:-CONTEXT]
         loss = motion_loss(pred, target, config.velocity_weight)
         metrics = {"l1": F.l1_loss(pred, target).item()}
         if syncer is not None:
-            sync = syncer(mel[..., CONTEXT * ROWS:-CONTEXT * ROWS], pred)
+            sync = syncer(sound[:, :MEL_BANDS, CONTEXT * ROWS:-CONTEXT * ROWS], pred)
             loss = loss + config.sync_weight * sync
             metrics["sync"] = sync.item()
         return loss, metrics

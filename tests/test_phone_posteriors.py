@@ -1,0 +1,75 @@
+"""Frame-wise phone posteriors from the bundled acoustic model, and Festival's phone sets read as ARPAbet."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import GRID_CLIP, GRID_TRANSCRIPT, need
+from talkinghead.audio.decode import Audio, load_audio
+from talkinghead.audio.features import AudioFeatures
+from talkinghead.audio.phone_posteriors import MODEL, PHONES, phone_log_posteriors
+from talkinghead.audio.phones import recognize_phones
+from talkinghead.data.espeak_phones import arpabet_phones
+from talkinghead.data.festival import VOICES, festival_speech, installed_voices, to_arpabet
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def ranks(audio: Audio, phones: list[tuple[float, float, str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per 10 ms frame: the rank of the labelled phone among the posteriors, whether it is speech, the posteriors."""
+    posteriors = phone_log_posteriors(audio)
+    labels = np.full(len(posteriors), PHONES.index("SIL"))
+    for start, end, phone in phones:
+        labels[int(round(start * 100)):int(round(end * 100))] = PHONES.index(phone)
+    rank = (posteriors > posteriors[np.arange(len(labels)), labels][:, None]).sum(1)
+    return rank, labels != PHONES.index("SIL"), posteriors
+
+
+def test_phone_names_follow_the_model_definition() -> None:
+    mdef = (MODEL / "mdef").read_bytes()
+    listed = mdef[mdef.index(b"+NSN+"):].split(b"\0")[:len(PHONES)]
+    assert tuple(name.decode() for name in listed) == PHONES
+
+
+def test_posteriors_find_the_spoken_phones_and_silence() -> None:
+    audio = load_audio(EXAMPLES / "speech.wav")
+    timings = json.loads((EXAMPLES / "speech.timings.json").read_text())
+    rank, speech, posteriors = ranks(audio, arpabet_phones([tuple(p) for p in timings["phonemes"]]))
+    assert posteriors.shape == (len(AudioFeatures(audio).mel), len(PHONES))  # lined up with the mel's rows
+    assert np.allclose(np.exp(posteriors).sum(1), 1, atol=1e-3)
+    assert (rank[speech] == 0).mean() > 0.25  # chance: 1 in 42
+    assert (rank[speech] < 5).mean() > 0.6
+    padded = phone_log_posteriors(Audio(np.pad(audio.samples, 16000), 16000))
+    assert np.exp(padded[:80, PHONES.index("SIL")]).mean() > 0.9  # digital silence reads as silence
+
+
+def test_posteriors_follow_a_real_voice() -> None:
+    need(GRID_CLIP)
+    audio = load_audio(GRID_CLIP)
+    rank, speech, _ = ranks(audio, recognize_phones(audio, GRID_TRANSCRIPT))
+    assert (rank[speech] == 0).mean() > 0.2 and (rank[speech] < 5).mean() > 0.6
+
+
+def test_festival_phone_sets_map_to_visemes() -> None:
+    cases = {("ax", "kal"): "AH", ("hv", "slt"): "HH", ("tS", "lp"): "CH", ("E1", "pc"): "EH", ("pau", "ona"): "SIL",
+             ("rr", "ona"): "R", ("c~", "dita"): "CH", ("ch", "ph"): "HH", ("s~", "dita"): "SH", ("7", "lj"): "UH",
+             ("y", "mv"): "UW", ("#", "mv"): "SIL", ("dd", "nsh"): "D", ("sch", "nsh"): "SH", ("y", "nsh"): "IH",
+             ("oo", "nsh"): "AO"}
+    assert {case: to_arpabet(*case) for case in cases} == cases
+
+
+@pytest.mark.parametrize("voice", sorted(VOICES))
+def test_festival_voice_says_its_language_with_exact_phones(voice: str) -> None:
+    if voice not in installed_voices():
+        pytest.skip(f"festival voice {voice} is not installed")
+    text = {"en": "maybe a bamboo boat", "it": "mamma mia, bambino", "ca": "mama, bombons", "cs": "máma mele maso",
+            "fi": "mummo maalaa", "ru": "мама мыла раму"}[VOICES[voice].language]
+    samples, rate, phones = festival_speech(text, voice)
+    labels = [p for _, _, p in phones]
+    assert "M" in labels and sum(p != "SIL" for p in labels) >= 6, labels
+    assert phones[-1][1] == pytest.approx(len(samples) / rate, abs=0.02)
+    assert all(a[1] == b[0] for a, b in zip(phones, phones[1:]))  # contiguous
