@@ -1,12 +1,13 @@
 """Lip sync of the lip generators against real video, and how they move the lips in other languages, as Markdown.
 
-Usage: python bench/lipsync_motion.py [--lips phonetic learned] [--syncer FILE]
+Usage: python bench/lipsync_motion.py [--lips phonetic learned] [--lips-weights FILE] [--syncer FILE]
 
 1. Every talking clip of ../shared/data: r of each generator's jaw_open against the tracked mouth opening (best
    lag within +-3 frames), from the sound alone (no transcript), then the GRID clips with their transcripts.
 2. Every speech recording, grouped by language: how much the jaw moves while speaking (deviation of jaw_open over
    voiced frames, share of them with the mouth open past 0.2), how closely it follows the syllables (r with the
    speech activity) and the MS-Sync syncer's confidence that lips and sound belong together.
+3. Speed: each generator's x real time on 60 s of speech.
 Tracked mouth curves are cached in /tmp (keyed by size and mtime).
 """
 
@@ -21,11 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from common import DATA, TALKING_CLIPS, markdown_table, require_data
-from talkinghead.audio.decode import load_audio
+from talkinghead.audio.decode import Audio, load_audio
 from talkinghead.audio.features import AudioFeatures
 from talkinghead.data.grid import grid_transcript
 from talkinghead.eval.lipsync import best_lag, pearson
 from talkinghead.motion import registry
+from talkinghead.motion.motion import Motion
 from talkinghead.motion.syncer import Syncer, sync_score
 from talkinghead.motion.weights import load_model
 
@@ -55,11 +57,14 @@ def real_opening(path: Path) -> tuple[np.ndarray, float]:
     return track.mouth_opening, track.fps
 
 
-def jaw(name: str, features: AudioFeatures) -> tuple[np.ndarray, float]:
-    """The generator's jaw_open and its speed (x real time)."""
-    start = time.perf_counter()
-    motion = registry.create("lips", name).generate(features)
-    return motion["jaw_open"], features.audio.duration / (time.perf_counter() - start)
+WEIGHTS: dict[str, str] = {}  # generator name -> the checkpoint it uses (--lips-weights), where not the shipped one
+
+
+def lips(name: str, features: AudioFeatures) -> Motion:
+    """The lip channels of generator ``name`` for ``features``."""
+    generator = registry.generator_class("lips", name)
+    config = generator.Config(weights=WEIGHTS[name]) if name in WEIGHTS else None
+    return generator(config).generate(features)
 
 
 def sync_table(paths: list[Path], names: list[str], transcripts: bool) -> str:
@@ -70,7 +75,7 @@ def sync_table(paths: list[Path], names: list[str], transcripts: bool) -> str:
         features = AudioFeatures(load_audio(path), fps, grid_transcript(path.stem) if transcripts else None)
         row = [str(path.relative_to(DATA))]
         for name in names:
-            r, lag = best_lag(jaw(name, features)[0], opening, 3)
+            r, lag = best_lag(lips(name, features)["jaw_open"], opening, 3)
             scores[name]["GRID" if path.parent.name == "lipnet-grid" else "other"].append(r)
             row += [f"{r:.3f}", f"{lag:+d}"]
         rows.append(row)
@@ -90,7 +95,7 @@ def language_table(names: list[str], syncer: Syncer) -> str:
         speaking = features.activity > 0.3
         row = [rel, language]
         for name in names:
-            motion = registry.create("lips", name).generate(features)
+            motion = lips(name, features)
             j = motion["jaw_open"]
             figures = [float(j[speaking].std()), float((j[speaking] > 0.2).mean()), pearson(j, features.activity),
                        sync_score(syncer, motion, features)["confidence"]]
@@ -104,17 +109,37 @@ def language_table(names: list[str], syncer: Syncer) -> str:
     return markdown_table(["recording", "language"] + head, rows)
 
 
+def speed_table(names: list[str], seconds: float = 60.0) -> str:
+    """Per generator: x real time on ``seconds`` of speech (the example, repeated), the mel computed beforehand."""
+    example = load_audio(Path(__file__).resolve().parents[1] / "examples" / "speech.wav")
+    repeats = int(np.ceil(seconds / example.duration))
+    audio = Audio(np.tile(example.samples, repeats)[:int(seconds * example.rate)], example.rate)
+    rows = []
+    for name in names:
+        features = AudioFeatures(audio, 25.0)
+        features.mel  # noqa: B018 - computed before the clock starts
+        lips(name, AudioFeatures(example, 25.0))  # weights loaded
+        start = time.perf_counter()
+        lips(name, features)
+        rows.append([name, f"{audio.duration / (time.perf_counter() - start):.0f}"])
+    return markdown_table(["lips", "x real time"], rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lips", nargs="+", default=["phonetic", "learned"], help="lip generators to compare")
+    parser.add_argument("--lips-weights", metavar="FILE", help="checkpoint of `train lips` the learned lips use")
     parser.add_argument("--syncer", default="syncer", help="MS-Sync syncer checkpoint or shipped name")
     args = parser.parse_args()
+    if args.lips_weights:
+        WEIGHTS["learned"] = args.lips_weights
     require_data()
     videos = [DATA / c for c in TALKING_CLIPS]
     print("Lip sync from the sound alone (no transcript):\n")
     print(sync_table(videos, args.lips, transcripts=False))
     print("\nGRID clips with their transcripts:\n")
     print(sync_table([v for v in videos if v.parent.name == "lipnet-grid"], args.lips, transcripts=True))
+    print(f"\nSpeed on 60 s of speech:\n\n{speed_table(args.lips)}")
     print("\nLip motion per language (speech recordings):\n")
     print(language_table(args.lips, load_model(Syncer, args.syncer)))
 
