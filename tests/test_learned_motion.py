@@ -201,12 +201,13 @@ def test_tiny_expression_model_learns_when_blinks_come(corpus: Path, tmp_path: P
             blink[start:start + 5] = [0.6, 1.0, 0.9, 0.5, 0.2][:len(blink[start:start + 5])]
         motion.update(blink_left=blink, blink_right=blink, brow_raise=0.8 * activity - 0.2).save(clip / "motion.json")
     checkpoint = tmp_path / "expression.pt"
-    train_expression(data, checkpoint, ExpressionTrainConfig(hidden=32, layers=1, steps=150, lr=5e-3, frames=40,
-                                                             batch_size=8, micro_batch=8, lips_weights=str(lips),
-                                                             checkpoint_every=1000))
+    summary = train_expression(data, checkpoint, ExpressionTrainConfig(
+        hidden=32, layers=1, steps=150, lr=5e-3, frames=40, batch_size=8, micro_batch=8, lips_weights=str(lips),
+        checkpoint_every=1000))
     nll = log_column(checkpoint, "brow_nll")
     assert nll[-10:].mean() < nll[:5].mean() - 0.5
-    load_model(ExpressionNet, checkpoint)
+    sampled = load_model(ExpressionNet, checkpoint).config.sampled_blink_rate
+    assert sampled == summary["sampled_blink_rate"] and 0.3 < sampled / summary["blink_rate"] < 3
     clip = sorted(data.glob("synth_*"))[0]
     features = AudioFeatures(load_audio(clip / "audio.wav"), 25.0)
     motion = LearnedExpression(LearnedExpressionConfig(weights=str(checkpoint), lips_weights=str(lips))).generate(

@@ -37,6 +37,8 @@ class ExpressionNetConfig:
     layers: int = option(2, "GRU layers")
     audio_dim: int = option(32, "width of the per-frame audio projection")
     data_blink_rate: float = option(0.0, "blinks per minute in the training clips (0: measured on them)")
+    sampled_blink_rate: float = option(0.0, "blinks per minute the network samples unscaled on its training clips "
+                                            "(measured after training; 0: taken as data_blink_rate)")
     start_weight: float = option(20.0, "weight of blink starts against other frames in the hazard loss (sampling "
                                        "takes its log off the logit, so the hazard is the data's)")
 
@@ -105,7 +107,7 @@ def sample(net: ExpressionNet, condition: torch.Tensor, rng: np.random.Generator
 class LearnedExpressionConfig(GeneratorConfig):
     """Weights and scales of the learned blinks and brows."""
 
-    blink_rate: float = 17.0  # blinks per minute: the hazard is scaled by this over the training clips' rate
+    blink_rate: float = 17.0  # blinks per minute: the hazard is scaled by this over the rate it samples unscaled
     expression: float = 1.0  # scale of the brows
     weights: str = "expression"  # a checkpoint path, or the name of one shipped in talkinghead/assets
     lips_weights: str = "lips"  # the stage-1 network the model was trained with
@@ -131,6 +133,6 @@ class LearnedExpression:
         mel = mel_features(features.mel)[None]
         with torch.no_grad():
             condition = net.condition(mel, pro, lips, features.fps)
-        rate_scale = cfg.blink_rate / max(net.config.data_blink_rate, 1e-3)
+        rate_scale = cfg.blink_rate / max(net.config.sampled_blink_rate or net.config.data_blink_rate, 1e-3)
         blink, brow = sample(net, condition, np.random.default_rng(cfg.seed + 4001), rate_scale, features.fps)
         return Motion(features.fps).update(blink_left=blink, blink_right=blink, brow_raise=cfg.expression * brow)

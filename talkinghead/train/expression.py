@@ -2,11 +2,13 @@
 
 The stage-1 lips network (frozen) gives the lip inputs from each window's sound, as at generation time. The loss is
 the binary cross-entropy of the blink-start hazard (starts are rare: weighted up) plus the Gaussian negative
-log-likelihood of the brow height, both teacher-forced.
+log-likelihood of the brow height, both teacher-forced. After training, the rate at which the network samples
+blinks on its clips is measured and stored, so that ``--blink-rate`` can scale the hazard to the rate asked for.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,10 +20,11 @@ from torch import nn
 
 from talkinghead.config import option
 from talkinghead.motion.layers import at_frames
-from talkinghead.motion.learned_expression import ExpressionNet, ExpressionNetConfig, blink_starts, time_since
+from talkinghead.io.video import atomic_output
+from talkinghead.motion.learned_expression import ExpressionNet, ExpressionNetConfig, blink_starts, sample, time_since
 from talkinghead.motion.learned_lips import HOP_S, MEL_BANDS, LipsNet
 from talkinghead.motion.weights import load_model
-from talkinghead.train.clips import MotionWindows
+from talkinghead.train.clips import Clip, MotionWindows
 from talkinghead.train.loop import TrainConfig, fit, part
 
 if TYPE_CHECKING:
@@ -82,4 +85,28 @@ def train_expression(data_dir: str | Path, output: str | Path, config: Expressio
         return hazard + brow_nll, {"hazard": hazard.item(), "brow_nll": brow_nll.item()}
 
     summary = fit(ExpressionNet(config.model), data, step, output, config, progress)
-    return {**summary, "clips": len(data.clips), "windows": len(data), "blink_rate": config.data_blink_rate}
+    sampled = None
+    if int(os.environ.get("RANK", 0)) == 0:
+        sampled = sampled_blink_rate(load_model(ExpressionNet, output), stage1, data.clips)
+        state = torch.load(output, map_location="cpu", weights_only=True)
+        state["config"]["sampled_blink_rate"] = sampled
+        with atomic_output(Path(output)) as tmp:
+            torch.save(state, tmp)
+    return {**summary, "clips": len(data.clips), "windows": len(data), "blink_rate": config.data_blink_rate,
+            "sampled_blink_rate": sampled}
+
+
+def sampled_blink_rate(net: ExpressionNet, stage1: LipsNet, clips: list[Clip], seeds: int = 3) -> float:
+    """Blinks per minute that ``net`` samples unscaled over the whole of ``clips``, ``seeds`` times each (the hazard
+    is learned per frame; sampling, with the blink's own length between blinks, turns it into a rate)."""
+    starts, minutes = 0, 0.0
+    with torch.no_grad():
+        for clip in clips:
+            sound, n = torch.from_numpy(clip.mel)[None], clip.target.shape[1]
+            lips = at_frames(stage1(sound), n, 25.0, HOP_S)
+            condition = net.condition(sound[:, :MEL_BANDS], torch.from_numpy(clip.prosody)[None], lips)
+            for seed in range(seeds):
+                blink, _ = sample(net, condition, np.random.default_rng(seed))
+                starts += len(blink_starts(blink))
+                minutes += n / 25 / 60
+    return round(starts / max(minutes, 1e-9), 2)
