@@ -71,6 +71,7 @@ def _model() -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], np.ndarra
     return streams, _mixture_weights(MODEL / "sendump", len(PHONES) * STATES)
 
 
+@cache
 def _mel_filters() -> np.ndarray:
     """(N_FILTERS, N_FFT / 2 + 1) unit-area triangles on the mel scale, their corners on FFT bins (as Sphinx)."""
     mel, hz = (lambda f: 2595 * np.log10(1 + f / 700)), (lambda m: 700 * (10 ** (m / 2595) - 1))
