@@ -37,6 +37,13 @@ def phone_features(log_posteriors: np.ndarray, rows: int) -> torch.Tensor:
     return torch.as_tensor(edge_padded(x.T, 0, rows))
 
 
+def sound_input(mel: np.ndarray, phone_posteriors: np.ndarray | None = None) -> torch.Tensor:
+    """(80 (+ 42), T_mel) rows a model reads: the normalised mel (:func:`mel_features`), over the phone features
+    (:func:`phone_features`) when ``phone_posteriors`` are given."""
+    x = mel_features(mel)
+    return x if phone_posteriors is None else torch.cat([x, phone_features(phone_posteriors, x.shape[1])])
+
+
 def at_frames(x: torch.Tensor, n_frames: int, fps: float, hop_s: float = HOP_S) -> torch.Tensor:
     """(B, C, T) series, column j at j * ``hop_s`` seconds -> (B, C, n_frames), linearly interpolated at the video
     frames' centres."""

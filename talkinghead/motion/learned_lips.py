@@ -23,7 +23,7 @@ from talkinghead.audio.features import AudioFeatures
 from talkinghead.audio.phone_posteriors import PHONES
 from talkinghead.config import option
 from talkinghead.motion.channels import LIP_CHANNELS
-from talkinghead.motion.layers import ConvBlock, at_frames, mel_features, phone_features
+from talkinghead.motion.layers import ConvBlock, at_frames, sound_input
 from talkinghead.motion.motion import Motion
 from talkinghead.motion.registry import GeneratorConfig, register
 from talkinghead.motion.weights import shared_model
@@ -58,7 +58,7 @@ GATE_REACH_S = 0.12  # the lips may move this long before and after sound (antic
 
 class LipsNet(nn.Module):
     """(B, 80 (+ 42), T_mel) normalised mel (and phone features) at 100 Hz -> (B, 6, T_mel / 2) lip channels at 50 Hz
-    (see :func:`lips_input`)."""
+    (see :func:`~talkinghead.motion.layers.sound_input`)."""
 
     Config: ClassVar[type] = LipsNetConfig
 
@@ -80,15 +80,8 @@ class LipsNet(nn.Module):
     def lips(self, features: AudioFeatures) -> torch.Tensor:
         """(6, n_frames) lip channels for every video frame of ``features``."""
         with torch.no_grad():
-            x = lips_input(features.mel, features.phone_posteriors if self.config.phones else None)
+            x = sound_input(features.mel, features.phone_posteriors if self.config.phones else None)
             return at_frames(self(x[None]), features.n_frames, features.fps, HOP_S)[0]
-
-
-def lips_input(mel: np.ndarray, phone_posteriors: np.ndarray | None) -> torch.Tensor:
-    """(80 (+ 42), T_mel) network input: the normalised mel over the phone features
-    (:func:`~talkinghead.motion.layers.phone_features`) when ``phone_posteriors`` are given."""
-    x = mel_features(mel)
-    return x if phone_posteriors is None else torch.cat([x, phone_features(phone_posteriors, x.shape[1])])
 
 
 @dataclass

@@ -22,7 +22,7 @@ from talkinghead.audio.decode import load_audio
 from talkinghead.audio.features import AudioFeatures
 from talkinghead.audio.phone_posteriors import phone_log_posteriors
 from talkinghead.errors import InputError
-from talkinghead.motion.layers import edge_padded, mel_features, phone_features, prosody
+from talkinghead.motion.layers import edge_padded, prosody, sound_input
 from talkinghead.motion.motion import Motion
 
 ROWS = 4  # mel rows (100 Hz) per video frame (25 fps)
@@ -49,12 +49,11 @@ def load_clip(folder: Path, channels: tuple[str, ...], with_prosody: bool, with_
     target = np.stack([motion[c] for c in channels])
     offset = int(meta.get("av_offset", 0))
     target = target[:, max(0, offset):] if offset >= 0 else np.pad(target, ((0, 0), (-offset, 0)), mode="edge")
-    mel = mel_features(np.load(folder / "mel.npy"))
+    posteriors = None
     if with_phones:
         phones = folder / "phones.npy"
         posteriors = np.load(phones) if phones.exists() else phone_log_posteriors(load_audio(folder / "audio.wav"))
-        mel = torch.cat([mel, phone_features(posteriors, mel.shape[1])])
-    mel = mel.numpy()
+    mel = sound_input(np.load(folder / "mel.npy"), posteriors).numpy()
     n = min(target.shape[1], mel.shape[1] // ROWS)
     if with_prosody:
         pro = prosody(AudioFeatures(load_audio(folder / "audio.wav"), 25.0)).T
