@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from scipy.ndimage import uniform_filter1d
 
-from conftest import assert_fails_cleanly, run_cli
+from conftest import DATA, assert_fails_cleanly, need, run_cli
 from talkinghead.audio.decode import load_audio
 from talkinghead.audio.features import AudioFeatures
-from talkinghead.data.augment import augment, lossy_codec
+from talkinghead.data.augment import add_noise, augment, lossy_codec
 from talkinghead.data.espeak_phones import arpabet_phones, to_arpabet
 from talkinghead.data.synth import SynthConfig, synth_corpus
 from talkinghead.data.tts import synthesize
@@ -260,6 +260,30 @@ def test_shipped_learned_lips_follow_speech_in_several_languages() -> None:
         far = uniform_filter1d((features.activity > 0.05).astype(float), 13) == 0  # 0.25 s from any sound
         assert far.any() and jaw[far].max() < 0.02  # shut in silence
         assert pearson(jaw, features.activity) > 0.3
+
+
+def test_shipped_learned_lips_rest_to_the_end_of_a_noisy_recording() -> None:
+    from talkinghead.audio.decode import Audio
+
+    audio = load_audio(EXAMPLE)
+    speech = np.pad(audio.samples.astype(np.float64), (0, 2 * audio.rate))  # 2 s of room noise after the speech
+    for colour in (0.0, 1.0):  # white, pink; 25 dB below the speech, all through the recording
+        noisy = add_noise(speech, 25.0, colour, np.random.default_rng(0))
+        features = AudioFeatures(Audio(noisy.astype(np.float32), audio.rate), 25.0)
+        jaw = registry.create("lips", "learned").generate(features)["jaw_open"]
+        spoken = len(audio.samples) * 25 // audio.rate
+        assert np.percentile(jaw[:spoken], 90) > 0.3 and jaw[spoken + 8:].max() < 0.05, (colour, jaw[-12:])
+
+
+def test_shipped_learned_lips_rest_after_the_last_word_of_real_recordings() -> None:
+    clips = sorted((DATA / "lipnet-grid").glob("*.mpg"))
+    need(DATA / "lipnet-grid" / "bbaf2n.mpg")
+    for clip in clips:  # their last word is followed by about 0.7 s of room noise and breath
+        features = AudioFeatures(load_audio(clip), 25.0)
+        start, _, phone = features.phones[-1]
+        assert phone == "SIL"
+        jaw = registry.create("lips", "learned").generate(features)["jaw_open"]
+        assert jaw[int((start + 0.25) * 25):].max() < 0.1, clip.name
 
 
 def test_motion_command_with_learned_generators(tmp_path: Path) -> None:

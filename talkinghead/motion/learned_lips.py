@@ -23,7 +23,7 @@ from talkinghead.audio.features import AudioFeatures
 from talkinghead.audio.phone_posteriors import PHONES
 from talkinghead.config import option
 from talkinghead.motion.channels import LIP_CHANNELS
-from talkinghead.motion.layers import ConvBlock, at_frames, sound_input
+from talkinghead.motion.layers import ConvBlock, at_frames, edge_padded, sound_input
 from talkinghead.motion.motion import Motion
 from talkinghead.motion.registry import GeneratorConfig, register
 from talkinghead.motion.weights import shared_model
@@ -53,6 +53,7 @@ def dct_matrix(n: int) -> torch.Tensor:
 
 HOP_S = 0.02  # seconds between the network's output columns
 MEL_BANDS = 80  # the mel rows of the input; the phone features, when used, follow them
+EDGE_ROWS = 48  # mel rows repeated beyond each end of the sound: the receptive field (+-0.46 s), even (stride 2)
 GATE_REACH_S = 0.12  # the lips may move this long before and after sound (anticipation, release)
 
 
@@ -78,10 +79,12 @@ class LipsNet(nn.Module):
         return self.head(self.blocks(self.stem(torch.cat([spectrum, phones], 1) if self.config.phones else spectrum)))
 
     def lips(self, features: AudioFeatures) -> torch.Tensor:
-        """(6, n_frames) lip channels for every video frame of ``features``."""
+        """(6, n_frames) lip channels for every video frame of ``features``; beyond its ends the sound's first and last
+        rows are repeated, as in the training windows (the convolutions' zero padding would read as sound)."""
         with torch.no_grad():
             x = sound_input(features.mel, features.phone_posteriors if self.config.phones else None)
-            return at_frames(self(x[None]), features.n_frames, features.fps, HOP_S)[0]
+            out = self(edge_padded(x, -EDGE_ROWS, x.shape[1] + EDGE_ROWS)[None])
+            return at_frames(out[..., EDGE_ROWS // 2:], features.n_frames, features.fps, HOP_S)[0]
 
 
 @dataclass
