@@ -42,6 +42,12 @@ class LipsNetConfig:
     phones: bool = option(False, "also see the acoustic model's 42 phone posteriors per 10 ms (checkpoints without "
                                  "this setting predate them)")
 
+    @property
+    def reach_rows(self) -> int:
+        """Mel rows (100 Hz) on either side of an output column that its convolutions reach: the stem's 2, then 2 per
+        column a block reaches (its GroupNorm pools the whole input besides)."""
+        return 2 + 2 * sum(int(d) * (self.kernel - 1) // 2 for d in self.dilations.split(","))
+
 
 def dct_matrix(n: int) -> torch.Tensor:
     """(n, n) orthonormal DCT-II: row k is the k-th cosine over ``n`` bands."""
@@ -53,7 +59,6 @@ def dct_matrix(n: int) -> torch.Tensor:
 
 HOP_S = 0.02  # seconds between the network's output columns
 MEL_BANDS = 80  # the mel rows of the input; the phone features, when used, follow them
-EDGE_ROWS = 48  # mel rows repeated beyond each end of the sound: the receptive field (+-0.46 s), even (stride 2)
 GATE_REACH_S = 0.12  # the lips may move this long before and after sound (anticipation, release)
 
 
@@ -83,8 +88,9 @@ class LipsNet(nn.Module):
         rows are repeated, as in the training windows (the convolutions' zero padding would read as sound)."""
         with torch.no_grad():
             x = sound_input(features.mel, features.phone_posteriors if self.config.phones else None)
-            out = self(edge_padded(x, -EDGE_ROWS, x.shape[1] + EDGE_ROWS)[None])
-            return at_frames(out[..., EDGE_ROWS // 2:], features.n_frames, features.fps, HOP_S)[0]
+            edge = self.config.reach_rows + self.config.reach_rows % 2  # even: the stem halves the rate
+            out = self(edge_padded(x, -edge, x.shape[1] + edge)[None])
+            return at_frames(out[..., edge // 2:], features.n_frames, features.fps, HOP_S)[0]
 
 
 @dataclass

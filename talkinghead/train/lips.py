@@ -26,8 +26,6 @@ from talkinghead.train.loop import TrainConfig, fit, part
 if TYPE_CHECKING:
     from talkinghead.pipeline import Progress
 
-CONTEXT = 12  # frames of audio on each side of a window, so that its edge frames see a full receptive field
-
 
 @dataclass
 class LipsTrainConfig(TrainConfig, LipsNetConfig):
@@ -91,7 +89,8 @@ def train_lips(data_dir: str | Path, output: str | Path, config: LipsTrainConfig
     """Train (or resume training) the lips network on ``data_dir``, checkpointing to ``output``; returns a summary."""
     config = config or LipsTrainConfig()
     torch.manual_seed(config.seed)
-    data = MotionWindows(data_dir, LIP_CHANNELS, config.frames, CONTEXT, seed=config.seed, with_phones=config.phones)
+    context = -(-config.reach_rows // ROWS)  # frames of sound on each side of a window: its edge frames see it all
+    data = MotionWindows(data_dir, LIP_CHANNELS, config.frames, context, seed=config.seed, with_phones=config.phones)
     syncer = None
     if config.syncer:
         from talkinghead.motion.syncer import SyncerLoss
@@ -103,11 +102,11 @@ def train_lips(data_dir: str | Path, output: str | Path, config: LipsTrainConfig
     def step(net: nn.Module, batch: list[torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         sound, _, target = batch
         heard = spec_augment(sound, generator) if config.spec_augment else sound
-        pred = at_frames(net(heard), sound.shape[-1] // ROWS, 25.0, HOP_S)[..., CONTEXT:-CONTEXT]
+        pred = at_frames(net(heard), sound.shape[-1] // ROWS, 25.0, HOP_S)[..., context:-context]
         loss = motion_loss(pred, target, config.velocity_weight)
         metrics = {"l1": F.l1_loss(pred, target).item()}
         if syncer is not None:
-            sync = syncer(sound[:, :MEL_BANDS, CONTEXT * ROWS:-CONTEXT * ROWS], pred)
+            sync = syncer(sound[:, :MEL_BANDS, context * ROWS:-context * ROWS], pred)
             loss = loss + config.sync_weight * sync
             metrics["sync"] = sync.item()
         return loss, metrics
