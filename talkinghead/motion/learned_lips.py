@@ -3,10 +3,10 @@
 The network is fully convolutional over the normalised mel's cepstra (:func:`~talkinghead.motion.layers.mel_features`)
 and the frame-wise phone posteriors of the acoustic model pocketsphinx bundles
 (:mod:`~talkinghead.audio.phone_posteriors`, learned from many real voices, so it narrows the gap between the
-synthetic voices the network learns from and real ones), its features at 50 Hz. Every output frame depends only on
-the sound within its receptive field (+-0.46 s): no transcript, no phone decoding, no language model. The shipped
-weights (``assets/lips.pt``) were trained on the synthetic corpus (:mod:`talkinghead.data.synth`: espeak-ng and
-Festival's voices of real speakers), by ``scripts/train_models.sh``.
+synthetic voices the network learns from and real ones), its features at 50 Hz. Each output frame's convolutions
+reach +-0.46 s of sound (the blocks' normalisation pools the whole utterance): no transcript, no phone decoding, no
+language model. The shipped weights (``assets/lips.pt``) were trained on the synthetic corpus
+(:mod:`talkinghead.data.synth`: espeak-ng and Festival's voices of real speakers), by ``scripts/train_models.sh``.
 """
 
 from __future__ import annotations
