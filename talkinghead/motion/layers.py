@@ -64,8 +64,8 @@ def sinusoids(positions: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 def edge_padded(x, a: int, b: int):  # noqa: ANN001, ANN201 - a numpy array or a tensor, returned as it came
-    """Columns ``a``..``b`` of (C, T) ``x``, the first/last column repeated beyond its ends."""
-    return x[:, np.clip(np.arange(a, b), 0, x.shape[1] - 1)]
+    """Columns ``a``..``b`` of (..., T) ``x``, the first/last column repeated beyond its ends."""
+    return x[..., np.clip(np.arange(a, b), 0, x.shape[-1] - 1)]
 
 
 def resample_frames(values: np.ndarray, fps: float, n_frames: int, to_fps: float) -> np.ndarray:

@@ -83,14 +83,17 @@ class LipsNet(nn.Module):
         spectrum = torch.einsum("kb,nbt->nkt", self.dct, mel) if self.config.cepstra else mel
         return self.head(self.blocks(self.stem(torch.cat([spectrum, phones], 1) if self.config.phones else spectrum)))
 
+    def whole(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` over a whole sound (B, rows, T_mel): beyond its ends its first and last rows are repeated,
+        as in the training windows (the convolutions' zero padding would read as sound)."""
+        edge = self.config.reach_rows + self.config.reach_rows % 2  # even: the stem halves the rate
+        return self(edge_padded(x, -edge, x.shape[-1] + edge))[..., edge // 2:]
+
     def lips(self, features: AudioFeatures) -> torch.Tensor:
-        """(6, n_frames) lip channels for every video frame of ``features``; beyond its ends the sound's first and last
-        rows are repeated, as in the training windows (the convolutions' zero padding would read as sound)."""
+        """(6, n_frames) lip channels for every video frame of ``features``."""
         with torch.no_grad():
             x = sound_input(features.mel, features.phone_posteriors if self.config.phones else None)
-            edge = self.config.reach_rows + self.config.reach_rows % 2  # even: the stem halves the rate
-            out = self(edge_padded(x, -edge, x.shape[1] + edge)[None])
-            return at_frames(out[..., edge // 2:], features.n_frames, features.fps, HOP_S)[0]
+            return at_frames(self.whole(x[None]), features.n_frames, features.fps, HOP_S)[0]
 
 
 @dataclass

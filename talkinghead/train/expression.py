@@ -66,7 +66,7 @@ def train_expression(data_dir: str | Path, output: str | Path, config: Expressio
         sound, pro, target = batch
         mel, n = sound[:, :MEL_BANDS], target.shape[-1]
         with torch.no_grad():
-            lips = at_frames(stage1.to(sound.device)(sound), n, 25.0, HOP_S)
+            lips = at_frames(stage1.to(sound.device).whole(sound), n, 25.0, HOP_S)
         blink = target[:, :2].mean(1).cpu().numpy()
         starts = np.zeros(blink.shape, np.float32)
         gaps = np.zeros(blink.shape, np.float32)
@@ -103,7 +103,7 @@ def sampled_blink_rate(net: ExpressionNet, stage1: LipsNet, clips: list[Clip], s
     with torch.no_grad():
         for clip in clips:
             sound, n = torch.from_numpy(clip.mel)[None], clip.target.shape[1]
-            lips = at_frames(stage1(sound), n, 25.0, HOP_S)
+            lips = at_frames(stage1.whole(sound), n, 25.0, HOP_S)
             condition = net.condition(sound[:, :MEL_BANDS], torch.from_numpy(clip.prosody)[None], lips)
             for seed in range(seeds):
                 blink, _ = sample(net, condition, np.random.default_rng(seed))
