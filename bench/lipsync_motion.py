@@ -28,8 +28,9 @@ from talkinghead.data.grid import grid_transcript
 from talkinghead.eval.lipsync import best_lag, pearson
 from talkinghead.motion import registry
 from talkinghead.motion.motion import Motion
-from talkinghead.motion.syncer import Syncer, sync_score
-from talkinghead.motion.weights import load_model
+from talkinghead.motion.syncer import sync_score
+from talkinghead.models.syncer import Syncer
+from talkinghead.models.weights import load_model
 
 CACHE = Path(tempfile.gettempdir()) / "talkinghead-bench-mouth"
 SPEECH = {  # recording -> language

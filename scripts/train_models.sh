@@ -29,7 +29,7 @@ $TH train expression --data "$WORK/real" -o "$WORK/expression.pt" --lips-weights
 $TH train pose --data "$WORK/real" -o "$WORK/pose_diffusion.pt" --steps 1500 --quiet
 $TH train pose-vae --data "$WORK/real" -o "$WORK/pose_vae.pt" --steps 1500 --quiet
 for name in syncer lips expression pose_diffusion pose_vae; do
-  .venv/bin/python -c "import sys; from talkinghead.motion.weights import export_weights as e; e(*sys.argv[1:])" \
+  .venv/bin/python -c "import sys; from talkinghead.models.weights import export_weights as e; e(*sys.argv[1:])" \
     "$WORK/$name.pt" "talkinghead/assets/$name.pt"
 done
 ls -l talkinghead/assets

@@ -10,12 +10,14 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from talkinghead import __version__, config as cfg
-from talkinghead.errors import InputError
+from talkinghead.errors import InputError, Terminated, stop_on_sigterm
 from talkinghead.eval.evaluate import EvalConfig
-from talkinghead.pipeline import AnimateConfig, DubConfig, MotionConfig, TrackConfig
+from talkinghead.motion.motion import Motion
+from talkinghead.pipeline import (AnimateConfig, DubConfig, MotionConfig, TrackConfig, animate, dub, motion_from_audio,
+                                  track_motion)
 
 
 def _progress(quiet: bool, label: str, unit: str = "frame"):
@@ -179,57 +181,62 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def run(args: argparse.Namespace) -> dict:
-    """Execute one parsed command; returns its summary."""
-    from talkinghead import pipeline
-    from talkinghead.motion.motion import Motion
+def _animate(args: argparse.Namespace) -> dict:
+    motion = Motion.load(args.motion) if args.motion else None
+    return animate(args.image, args.audio, args.output, cfg.build(AnimateConfig, args.config, args), motion,
+                   _progress(args.quiet, "animate"))
 
-    if args.command == "eval":
-        return _evaluate(args)
-    if args.command == "report":
-        from talkinghead.eval.report import write_report
 
-        return {"output": str(write_report(args.results, Path(args.output), title=args.title))}
-    if args.command == "prepare":
-        from talkinghead.data.prepare import PrepareConfig, prepare_dataset
+def _dub(args: argparse.Namespace) -> dict:
+    return dub(args.video, args.audio, args.output, cfg.build(DubConfig, args.config, args),
+               lambda stage: _progress(args.quiet, stage))
 
-        config = cfg.build(PrepareConfig, args.config, args)
-        return prepare_dataset(args.dataset, args.output, config, _progress(args.quiet, "prepare", "clip"))
-    if args.command == "label-speech":
-        from talkinghead.data.speech_labels import label_speech
 
-        return label_speech(args.speech, args.output, _progress(args.quiet, "label", "file"))
-    if args.command == "synth":
-        from talkinghead.data.synth import SynthConfig, synth_corpus
-
-        return synth_corpus(args.output, cfg.build(SynthConfig, args.config, args),
-                            _progress(args.quiet, "synth", "utterance"))
-    if args.command == "train":
-        module, config_name, function, _ = TRAINERS[args.model]
-        module = importlib.import_module(module)
-        config = cfg.build(getattr(module, config_name), args.config, args)
-        return getattr(module, function)(args.data, args.output, config,
-                                         _progress(args.quiet, f"train {args.model}", "step"))
-    if args.command == "dub":
-        config = cfg.build(DubConfig, args.config, args)
-        return pipeline.dub(args.video, args.audio, args.output, config,
-                            lambda stage: _progress(args.quiet, stage))
-    if args.command == "track":
-        motion = pipeline.track_motion(args.video, cfg.build(TrackConfig, args.config, args),
-                                       _progress(args.quiet, "track"))
-        _write_motion_outputs(motion, Path(args.output), args.cues and Path(args.cues), args.arkit and Path(args.arkit))
-        return {"output": args.output, "frames": motion.n_frames, "fps": motion.fps,
-                "seconds": round(motion.duration, 3), "found": motion.meta["found"],
-                "blinks": len(motion.meta["blinks"])}
-    if args.command == "animate":
-        config = cfg.build(AnimateConfig, args.config, args)
-        motion = Motion.load(args.motion) if args.motion else None
-        return pipeline.animate(args.image, args.audio, args.output, config, motion, _progress(args.quiet, "animate"))
-    config = cfg.build(MotionConfig, args.config, args)
-    motion = pipeline.motion_from_audio(args.audio, config)
+def _motion(args: argparse.Namespace) -> dict:
+    motion = motion_from_audio(args.audio, cfg.build(MotionConfig, args.config, args))
     _write_motion_outputs(motion, Path(args.output), args.cues and Path(args.cues), args.arkit and Path(args.arkit))
     return {"output": args.output, "frames": motion.n_frames, "fps": motion.fps, "seconds": round(motion.duration, 3),
             "channels": sorted(motion.channels)}
+
+
+def _track(args: argparse.Namespace) -> dict:
+    motion = track_motion(args.video, cfg.build(TrackConfig, args.config, args), _progress(args.quiet, "track"))
+    _write_motion_outputs(motion, Path(args.output), args.cues and Path(args.cues), args.arkit and Path(args.arkit))
+    return {"output": args.output, "frames": motion.n_frames, "fps": motion.fps,
+            "seconds": round(motion.duration, 3), "found": motion.meta["found"], "blinks": len(motion.meta["blinks"])}
+
+
+def _report(args: argparse.Namespace) -> dict:
+    from talkinghead.eval.report import write_report
+
+    return {"output": str(write_report(args.results, Path(args.output), title=args.title))}
+
+
+def _prepare(args: argparse.Namespace) -> dict:
+    from talkinghead.data.prepare import PrepareConfig, prepare_dataset
+
+    return prepare_dataset(args.dataset, args.output, cfg.build(PrepareConfig, args.config, args),
+                           _progress(args.quiet, "prepare", "clip"))
+
+
+def _label_speech(args: argparse.Namespace) -> dict:
+    from talkinghead.data.speech_labels import label_speech
+
+    return label_speech(args.speech, args.output, _progress(args.quiet, "label", "file"))
+
+
+def _synth(args: argparse.Namespace) -> dict:
+    from talkinghead.data.synth import SynthConfig, synth_corpus
+
+    return synth_corpus(args.output, cfg.build(SynthConfig, args.config, args),
+                        _progress(args.quiet, "synth", "utterance"))
+
+
+def _train(args: argparse.Namespace) -> dict:
+    module, config_name, function, _ = TRAINERS[args.model]
+    module = importlib.import_module(module)
+    config = cfg.build(getattr(module, config_name), args.config, args)
+    return getattr(module, function)(args.data, args.output, config, _progress(args.quiet, f"train {args.model}", "step"))
 
 
 def _evaluate(args: argparse.Namespace) -> dict:
@@ -265,12 +272,25 @@ def _write_motion_outputs(motion, output: Path, cues: Path | None, arkit: Path |
             tmp.write_text(writers[kind][path.suffix.lower()]())
 
 
+# command -> the function that runs it on the parsed arguments and returns its summary
+COMMANDS: dict[str, Callable[[argparse.Namespace], dict]] = {
+    "animate": _animate, "dub": _dub, "motion": _motion, "track": _track, "eval": _evaluate, "report": _report,
+    "prepare": _prepare, "label-speech": _label_speech, "synth": _synth, "train": _train,
+}
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Execute one parsed command; returns its summary."""
+    return COMMANDS[args.command](args)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``talkinghead`` command."""
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv).parse_args(argv)
     try:
-        summary = run(args)
+        with stop_on_sigterm():
+            summary = run(args)
     except InputError as exc:
         print(f"talkinghead: error: {exc}", file=sys.stderr)
         return 1
@@ -280,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("talkinghead: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("talkinghead: terminated", file=sys.stderr)
+        return 143
     table = summary.pop("table", None)
     if args.json:
         print(json.dumps(summary))

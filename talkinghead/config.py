@@ -16,9 +16,27 @@ from talkinghead.errors import InputError, existing_file
 T = TypeVar("T")
 
 
-def option(default: Any, help: str, **extra: Any) -> Any:  # noqa: A002
-    """A dataclass field with its ``--help`` text (and argparse extras such as ``metavar`` or ``choices``)."""
-    return dataclasses.field(default=default, metadata={"help": help, **extra})
+def option(default: Any, help: str, range: tuple[float, float] | None = None, **extra: Any) -> Any:  # noqa: A002
+    """A dataclass field with its ``--help`` text, its allowed ``range`` (inclusive; checked by :func:`check`) and
+    argparse extras such as ``metavar`` or ``choices``."""
+    return dataclasses.field(default=default, metadata={"help": help, "range": range, **extra})
+
+
+def check(config: object) -> None:
+    """Raise InputError naming the first option of dataclass ``config`` whose value is outside its range."""
+    for f in dataclasses.fields(config):
+        bounds = f.metadata.get("range")
+        value = getattr(config, f.name)
+        if bounds is not None and value is not None and not bounds[0] <= value <= bounds[1]:
+            low, high = (int(b) if float(b).is_integer() else b for b in bounds)
+            raise InputError(None, f"--{f.name.replace('_', '-')} {value} is outside {low}..{high}")
+
+
+class Checked:
+    """Mixin for option dataclasses: the ranges are checked when an instance is made."""
+
+    def __post_init__(self) -> None:
+        check(self)
 
 
 def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
@@ -33,8 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
             continue
         base = next((a for a in typing.get_args(kind) if a is not type(None)), kind)
         default = f.default if f.default is not dataclasses.MISSING else None
+        bounds = f.metadata.get("range")
+        limits = f"; {'..'.join(f'{b:g}' for b in bounds)}" if bounds else ""
         parser.add_argument(flag, dest=f.name, type=base, default=None, choices=f.metadata.get("choices"),
-                            metavar=f.metadata.get("metavar"), help=f"{help_text} (default: {default})")
+                            metavar=f.metadata.get("metavar"), help=f"{help_text} (default: {default}{limits})")
 
 
 def build(cls: type[T], path: str | Path | None, args: argparse.Namespace | dict[str, Any]) -> T:

@@ -1,7 +1,11 @@
 """Errors a user can cause; the CLI prints them as one line and exits non-zero."""
 
 
+import signal
+import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 
 class InputError(Exception):
@@ -28,3 +32,25 @@ def existing_file(path: str | Path, what: str = "file") -> Path:
     if path.is_dir():
         raise InputError(path, f"is a folder, not {what}")
     return path
+
+
+class Terminated(BaseException):
+    """The process was asked to stop (SIGTERM); raised where it runs, so that outputs in progress are cleaned up."""
+
+
+@contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` in the main thread, as Ctrl-C raises KeyboardInterrupt,
+    so that no partial output or temporary file is left (servers and job runners stop work with SIGTERM)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -25,7 +25,7 @@ from talkinghead.io.video import Mp4Writer, read_frames
 from talkinghead.motion.motion import Motion
 from talkinghead.motion.signals import smooth
 from talkinghead.pipeline import DubConfig
-from talkinghead.render.dub import DubPlan, DubRenderConfig, DubRenderer
+from talkinghead.render.dub import DubCompositor, DubPlan, DubRenderConfig, DubSource
 
 pytestmark = pytest.mark.slow
 OTHER_GRID = DATA / "lipnet-grid" / "lrwp9a.mpg"  # "lay red with p nine again", another speaker
@@ -138,7 +138,8 @@ def render(video: Path, motion: Motion, config: DubRenderConfig | None = None):
     source = list(reader.scan())
     config = config or DubRenderConfig()
     plan = DubPlan.from_track(track_video(video).landmarks, FPS, config)
-    frames = list(DubRenderer(config).render(plan, reader, motion, frame_order(len(source), motion.n_frames)))
+    source_to_dub = DubSource(reader, plan, frame_order(len(source), motion.n_frames), config)
+    frames = list(DubCompositor(config).render(source_to_dub, motion))
     return source, frames, plan
 
 

@@ -11,7 +11,8 @@ import pytest
 from conftest import DATA, GRID_CLIP, need, run_cli
 from talkinghead.eval.evaluate import pair_inputs
 from talkinghead.eval.lipsync import best_lag
-from talkinghead.eval.naturalness import detect_blinks, sequence_ssim
+from talkinghead.eval.naturalness import sequence_ssim
+from talkinghead.face.blinks import detect_blinks
 from talkinghead.eval.results import load_results
 from talkinghead.face.portrait import load_portrait
 from talkinghead.io.video import Mp4Writer, read_frames

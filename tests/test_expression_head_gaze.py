@@ -126,7 +126,7 @@ def test_a_single_frame_clip_works(generator: type) -> None:
 
 
 def test_strength_zero_keeps_the_head_still(talk: AudioFeatures) -> None:
-    motion = ProsodyHead(ProsodyHead.Config(strength=0.0)).generate(talk)
+    motion = ProsodyHead(ProsodyHead.Config(head_motion=0.0)).generate(talk)
     assert all(np.all(motion[name] == 0) for name in OWN[ProsodyHead])
 
 

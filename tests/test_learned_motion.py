@@ -22,7 +22,7 @@ from talkinghead.errors import InputError
 from talkinghead.eval.lipsync import pearson
 from talkinghead.motion import registry
 from talkinghead.motion.motion import Motion
-from talkinghead.motion.weights import ASSETS, load_model
+from talkinghead.models.weights import ASSETS, load_model
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "speech.wav"
 TINY_LIPS = {"channels": 32, "dilations": "1,2,4", "lr": 3e-3, "frames": 40, "batch_size": 8, "micro_batch": 8,
@@ -151,7 +151,7 @@ def test_tiny_lips_overfit_their_clips_and_resume(corpus: Path, tiny_syncer: Pat
     clip = sorted(corpus.glob("synth_*"))[0]
     features = AudioFeatures(load_audio(clip / "audio.wav"), 25.0)
     learned = registry.create("lips", "learned", registry.generator_class("lips", "learned").Config(
-        weights=str(checkpoint))).generate(features)
+        lips_weights=str(checkpoint))).generate(features)
     assert pearson(learned["jaw_open"], Motion.load(clip / "motion.json")["jaw_open"]) > 0.6
     out = tmp_path / "m.json"
     run = run_cli("motion", "--audio", clip / "audio.wav", "--lips", "learned", "--lips-weights", checkpoint, "-o", out,
@@ -161,14 +161,15 @@ def test_tiny_lips_overfit_their_clips_and_resume(corpus: Path, tiny_syncer: Pat
     (tmp_path / "fail").mkdir()
     line = assert_fails_cleanly(run_cli("motion", "--audio", clip / "audio.wav", "--lips-weights", checkpoint, "-o",
                                         tmp_path / "fail" / "m.json"), checkpoint, tmp_path / "fail")
-    assert "takes no weights" in line  # the phonetic lips have none
+    assert "read by none of the chosen generators (lips phonetic" in line  # the phonetic lips have no weights
     resumed = train_lips(corpus, checkpoint, LipsTrainConfig(**TINY_LIPS, steps=110, syncer=str(tiny_syncer)))
     assert (summary["resumed_from"], resumed["resumed_from"]) == (0, 100)
     assert len(log_column(checkpoint, "l1")) == 110
 
 
 def test_tiny_syncer_tells_matching_lips_from_shifted_ones(corpus: Path, tiny_syncer: Path) -> None:
-    from talkinghead.motion.syncer import Syncer, sync_score
+    from talkinghead.motion.syncer import sync_score
+    from talkinghead.models.syncer import Syncer
 
     loss = log_column(tiny_syncer, "loss")
     assert loss[-10:].mean() < 0.7 * loss[:5].mean()
@@ -184,7 +185,8 @@ def test_tiny_syncer_tells_matching_lips_from_shifted_ones(corpus: Path, tiny_sy
 def test_tiny_expression_model_learns_when_blinks_come(corpus: Path, tmp_path: Path) -> None:
     """Clips whose eyes blink at the start of every pause and whose brows follow loudness: the trained model blinks
     and raises its brows with the sound."""
-    from talkinghead.motion.learned_expression import ExpressionNet, LearnedExpression, LearnedExpressionConfig
+    from talkinghead.motion.learned_expression import LearnedExpression, LearnedExpressionConfig
+    from talkinghead.models.expression_net import ExpressionNet
     from talkinghead.train.expression import ExpressionTrainConfig, train_expression
     from talkinghead.train.lips import LipsTrainConfig, train_lips
 
@@ -210,7 +212,7 @@ def test_tiny_expression_model_learns_when_blinks_come(corpus: Path, tmp_path: P
     assert sampled == summary["sampled_blink_rate"] and 0.3 < sampled / summary["blink_rate"] < 3
     clip = sorted(data.glob("synth_*"))[0]
     features = AudioFeatures(load_audio(clip / "audio.wav"), 25.0)
-    motion = LearnedExpression(LearnedExpressionConfig(weights=str(checkpoint), lips_weights=str(lips))).generate(
+    motion = LearnedExpression(LearnedExpressionConfig(expression_weights=str(checkpoint), stage1_weights=str(lips))).generate(
         features)
     target = Motion.load(clip / "motion.json")
     assert pearson(motion["brow_raise"], target["brow_raise"]) > 0.5
@@ -223,7 +225,7 @@ def test_bad_training_folders_and_checkpoints_fail_cleanly(tmp_path: Path) -> No
                          "no clip", tmp_path / "l.pt")
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
-    from talkinghead.motion.learned_lips import LipsNet
+    from talkinghead.models.lips_net import LipsNet
 
     with pytest.raises(InputError, match="not a LipsNet checkpoint"):
         load_model(LipsNet, bad)
@@ -239,9 +241,9 @@ def test_shipped_model_loads_from_the_package(name: str) -> None:
     path = ASSETS / f"{name}.pt"
     assert path.is_file(), f"{path} is not shipped"
     assert path.stat().st_size < 30e6
-    from talkinghead.motion.learned_expression import ExpressionNet
-    from talkinghead.motion.learned_lips import LipsNet
-    from talkinghead.motion.syncer import Syncer
+    from talkinghead.models.expression_net import ExpressionNet
+    from talkinghead.models.lips_net import LipsNet
+    from talkinghead.models.syncer import Syncer
 
     model = load_model({"lips": LipsNet, "syncer": Syncer, "expression": ExpressionNet}[name], name)
     assert not model.training and sum(p.numel() for p in model.parameters()) > 1000
@@ -306,7 +308,7 @@ def test_lips_train_under_torchrun_with_two_processes(corpus: Path, tmp_path: Pa
                            "train", "lips", "--data", str(corpus), "-o", str(checkpoint), "--quiet", *options],
                           capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
-    from talkinghead.motion.learned_lips import LipsNet
+    from talkinghead.models.lips_net import LipsNet
 
     assert load_model(LipsNet, checkpoint).config.channels == TINY_LIPS["channels"]
     assert len(log_column(checkpoint, "l1")) == 4  # one row per step, written by rank 0 alone

@@ -23,10 +23,10 @@ from talkinghead.errors import InputError
 from talkinghead.motion import registry
 from talkinghead.motion.channels import CHANNELS
 from talkinghead.motion.motion import Motion
-from talkinghead.motion.pose_diffusion import HEAD_CHANNELS, PoseDiffusion, audio_inputs
-from talkinghead.motion.pose_vae import VAE_CHANNELS, PoseVAE
+from talkinghead.models.pose_diffusion import HEAD_CHANNELS, PoseDiffusion, audio_inputs
+from talkinghead.models.pose_vae import VAE_CHANNELS, PoseVAE
 from talkinghead.motion.signals import drift, smooth
-from talkinghead.motion.weights import ASSETS, load_model
+from talkinghead.models.weights import ASSETS, load_model
 from talkinghead.train.clips import MotionWindows
 from talkinghead.train.pose import PoseTrainConfig, PoseVAETrainConfig, augment, train_pose, train_pose_vae
 
@@ -195,7 +195,7 @@ def test_diffusion_generator_seeds_lengths_and_ranges(diverse_run) -> None:
 
     def pose(seed: int, **extra) -> Motion:
         cls = registry.generator_class("pose", "diffusion")
-        return registry.create("pose", "diffusion", cls.Config(weights=str(output), seed=seed, **extra)).generate(
+        return registry.create("pose", "diffusion", cls.Config(pose_weights=str(output), seed=seed, **extra)).generate(
             features)
 
     a, b, c = pose(0), pose(0), pose(1)
@@ -207,8 +207,8 @@ def test_diffusion_generator_seeds_lengths_and_ranges(diverse_run) -> None:
     # the windows join without jumps: the largest frame-to-frame step stays near the usual ones
     steps = np.abs(np.diff(a["head_yaw"]))
     assert steps.max() < 6 * np.percentile(steps, 90) + 0.5
-    assert np.abs(pose(0, strength=0.0)["head_yaw"]).max() == 0
-    half = pose(0, strength=0.5)
+    assert np.abs(pose(0, head_motion=0.0)["head_yaw"]).max() == 0
+    half = pose(0, head_motion=0.5)
     assert np.allclose(half["head_pitch"], 0.5 * a["head_pitch"], atol=1e-4)
 
 
@@ -218,7 +218,7 @@ def test_diffusion_generator_follows_the_video_rate(diverse_run) -> None:
     for fps in (25.0, 30.0, 12.5):
         features = AudioFeatures(Audio(samples), fps)
         motion = registry.create("pose", "diffusion", registry.generator_class("pose", "diffusion").Config(
-            weights=str(output))).generate(features)
+            pose_weights=str(output))).generate(features)
         assert motion.fps == fps
         assert_in_ranges(motion, HEAD_CHANNELS, features.n_frames)
 
@@ -255,13 +255,13 @@ def test_vae_generator_sets_head_and_blinks(vae_run) -> None:
     samples, _ = speech_like(np.random.default_rng(7), 6.0)
     features = AudioFeatures(Audio(samples), FPS)
     cls = registry.generator_class("pose", "vae")
-    a, b, c = (registry.create("pose", "vae", cls.Config(weights=str(output), seed=s)).generate(features)
+    a, b, c = (registry.create("pose", "vae", cls.Config(pose_weights=str(output), seed=s)).generate(features)
                for s in (3, 3, 4))
     assert set(a.channels) == set(VAE_CHANNELS)
     assert_in_ranges(a, VAE_CHANNELS, features.n_frames)
     assert all(np.array_equal(a[n], b[n]) for n in VAE_CHANNELS)
     assert not np.allclose(a["head_yaw"], c["head_yaw"])
-    still = registry.create("pose", "vae", cls.Config(weights=str(output), seed=3, strength=0.0)).generate(features)
+    still = registry.create("pose", "vae", cls.Config(pose_weights=str(output), seed=3, head_motion=0.0)).generate(features)
     assert np.abs(still["head_yaw"]).max() == 0 and np.array_equal(still["blink_left"], a["blink_left"])
 
 

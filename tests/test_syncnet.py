@@ -21,8 +21,8 @@ from talkinghead.errors import InputError
 from talkinghead.face import regions
 from talkinghead.motion.channels import CHANNELS
 from talkinghead.motion.motion import Motion
-from talkinghead.eval.syncnet import (MEL_ROWS_PER_FRAME, SyncNet, SyncNetConfig, load_syncnet, mel_input, score_video,
-                                      sync_probability, sync_scores)
+from talkinghead.eval.syncnet import score_video
+from talkinghead.models.syncnet import MEL_ROWS_PER_FRAME, SyncNet, SyncNetConfig, load_syncnet, mel_input, sync_probability, sync_scores
 from talkinghead.train.syncnet import SyncNetTrainConfig, SyncPairs, train_syncnet
 
 CLIPS = {"s1__bbaf2n": DATA / "lipnet-grid" / "bbaf2n.mpg", "s2__brbk7n": DATA / "lipnet-grid" / "brbk7n.mpg"}

@@ -10,7 +10,8 @@ import pytest
 
 import talkinghead
 from conftest import DATA, GRID_CLIP, assert_fails_cleanly, need, run_cli
-from talkinghead.eval.naturalness import detect_blinks, eye_curve
+from talkinghead.eval.naturalness import eye_curve
+from talkinghead.face.blinks import detect_blinks
 from talkinghead.face.track import FaceTrack
 from talkinghead.motion.channels import CHANNELS
 from talkinghead.motion.motion import Motion

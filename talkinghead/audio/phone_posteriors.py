@@ -16,7 +16,7 @@ import numpy as np
 from pocketsphinx import get_model_path
 
 from talkinghead.audio.decode import SAMPLE_RATE, Audio, resample
-from talkinghead.audio.features import frame_signal
+from talkinghead.audio.signal import frame_signal
 
 MODEL = Path(get_model_path()) / "en-us" / "en-us"
 WINDOW, HOP, N_FFT, N_FILTERS, N_CEPSTRA, LIFTER = 410, 160, 512, 25, 13, 22  # feat.params at 16 kHz

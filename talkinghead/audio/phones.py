@@ -11,7 +11,7 @@ import numpy as np
 from pocketsphinx import Decoder, get_model_path
 
 from talkinghead.audio.decode import SAMPLE_RATE, Audio, resample
-from talkinghead.audio.features import AudioFeatures
+from talkinghead.audio.signal import HOP_S, rms_db, speech_level
 
 FRAME_S = 0.01  # pocketsphinx frame hop
 MODEL = Path(get_model_path()) / "en-us"
@@ -57,8 +57,8 @@ def _allphone(pcm: bytes, audio: Audio) -> list[tuple[int, int, str]]:
     """Phone recognition: (start frame, end frame exclusive, phone), phones heard only in quiet made silence."""
     decoder = _decoder("allphone")
     _decode(decoder, pcm)
-    features = AudioFeatures(audio)
-    loudness, floor = features.loudness_100hz, features.speech_level - QUIET_DB
+    loudness = rms_db(audio.samples, audio.rate, HOP_S, 0.03)
+    floor = speech_level(loudness) - QUIET_DB
     phones = []
     for seg in decoder.seg() or []:  # None for audio too short to decode
         heard = loudness[seg.start_frame:seg.end_frame + 1].max(initial=-np.inf) >= floor

@@ -52,21 +52,22 @@ from typing import TYPE_CHECKING, Iterator
 import numpy as np
 
 from talkinghead.audio.decode import Audio, load_audio
-from talkinghead.audio.features import HOP_S, AudioFeatures, to_video_frames
+from talkinghead.audio.features import AudioFeatures
+from talkinghead.audio.signal import HOP_S, to_video_frames
 from talkinghead.config import option
 from talkinghead.data.workers import worker_pool
 from talkinghead.errors import InputError
 from talkinghead.face import regions
 from talkinghead.face.align import CROP_SIZE, FPS, align_video
 from talkinghead.face.track import FaceTrack
+from talkinghead.io.formats import VIDEO_SUFFIXES
 from talkinghead.io.video import video_info
 from talkinghead.motion.tracked import motion_from_track
+from talkinghead.progress import Progress
 
 if TYPE_CHECKING:
-    from talkinghead.eval.syncnet import SyncNet
-    from talkinghead.pipeline import Progress
+    from talkinghead.models.syncnet import SyncNet
 
-VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".avi"}
 FORMAT = 1
 ENERGY_BANDS = 16  # mel band groups whose energies explain the mouth opening in :func:`energy_offset`
 Result = tuple[str, str, str | None]  # one clip's outcome: clip id, source, error line or None
@@ -156,7 +157,7 @@ _syncnets: dict[str, SyncNet] = {}  # checkpoint path -> model, loaded once per 
 
 
 def _syncnet(path: str) -> SyncNet:
-    from talkinghead.eval.syncnet import load_syncnet  # torch only when a SyncNet is used
+    from talkinghead.models.syncnet import load_syncnet  # torch only when a SyncNet is used
 
     if path not in _syncnets:
         _syncnets[path] = load_syncnet(path)
@@ -192,7 +193,7 @@ def prepare_clip(video: Path, clip_dir: Path, config: PrepareConfig) -> dict:
             "duration": round(track.n_frames / FPS, 4), "audio_duration": round(audio.duration, 4),
             "source_fps": round(fps, 4), "crop_size": size, "found": round(found, 4)}
     if config.syncnet:
-        from talkinghead.eval.syncnet import sync_scores
+        from talkinghead.models.syncnet import sync_scores
 
         try:
             scores = sync_scores(_syncnet(config.syncnet), faces, mel, config.max_offset)

@@ -13,18 +13,15 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from talkinghead.audio.decode import load_audio
 from talkinghead.audio.features import AudioFeatures
 from talkinghead.data.prepare import clip_id, write_sound
 from talkinghead.errors import InputError
+from talkinghead.io.formats import AUDIO_SUFFIXES
 from talkinghead.motion.phonetic_lips import PhoneticLips
+from talkinghead.progress import Progress
 
-if TYPE_CHECKING:
-    from talkinghead.pipeline import Progress
-
-AUDIO_SUFFIXES = {".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus"}
 FPS = 25
 
 

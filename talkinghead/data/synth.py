@@ -21,16 +21,13 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from talkinghead.config import option
 from talkinghead.data.workers import worker_pool
 from talkinghead.errors import InputError
-
-if TYPE_CHECKING:
-    from talkinghead.pipeline import Progress
+from talkinghead.progress import Progress
 
 FPS = 25
 LATIN = "bcdfghjklmnprstvwz"

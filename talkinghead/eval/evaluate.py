@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -20,13 +20,9 @@ from talkinghead.eval.lipsync import best_lag, mouth_lmd
 from talkinghead.eval.naturalness import naturalness, sequence_scores
 from talkinghead.eval.results import ClipResult
 from talkinghead.face.track import FaceTrack, Tracker
+from talkinghead.io.formats import IMAGE_SUFFIXES, SPEECH_SUFFIXES, VIDEO_SUFFIXES
 from talkinghead.io.video import read_frames, video_info
-
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".avi")
-AUDIO_SUFFIXES = (".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".opus") + VIDEO_SUFFIXES
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
-
-Progress = Callable[[Iterable[np.ndarray], int], Iterable[np.ndarray]]
+from talkinghead.progress import Progress
 
 
 @dataclass
@@ -77,7 +73,7 @@ def pair_inputs(generated: str | Path, reference: str | Path | None = None, audi
     else:
         videos = [existing_file(generated, "a video")]
     return [Pairing(v.stem, v, _companion(reference, v.stem, VIDEO_SUFFIXES, "a reference video"),
-                    _companion(audio, v.stem, AUDIO_SUFFIXES, "an audio file"),
+                    _companion(audio, v.stem, SPEECH_SUFFIXES, "an audio file"),
                     _companion(source, v.stem, IMAGE_SUFFIXES, "a source image")) for v in videos]
 
 
@@ -156,9 +152,10 @@ def speech_features(path: Path | None, fps: float, explicit: bool):  # noqa: ANN
 
 def motion_sync(gen: FaceTrack, features, weights: str) -> dict[str, float]:  # noqa: ANN001 - AudioFeatures
     """The MS-Sync syncer's confidence and offset for the generated video's tracked lips against the speech."""
-    from talkinghead.motion.syncer import Syncer, sync_score
+    from talkinghead.models.syncer import Syncer
+    from talkinghead.models.weights import shared_model
+    from talkinghead.motion.syncer import sync_score
     from talkinghead.motion.tracked import motion_from_track
-    from talkinghead.motion.weights import shared_model
 
     score = sync_score(shared_model(Syncer, weights), motion_from_track(gen), features)
     return {"ms_sync": score["confidence"], "ms_sync_offset": float(score["offset"])}
@@ -246,7 +243,7 @@ def evaluate(pairs: list[Pairing], config: EvalConfig, progress: Callable[[str],
     """Per-clip results and the set-level metrics (FID, FVD); ``progress(name)`` gives a bar per clip."""
     syncnet = None
     if config.syncnet:
-        from talkinghead.eval.syncnet import load_syncnet
+        from talkinghead.models.syncnet import load_syncnet
 
         syncnet = load_syncnet(config.syncnet)
     clips = [evaluate_clip(p, config, progress(p.name) if progress else None, syncnet) for p in pairs]

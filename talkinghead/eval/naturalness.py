@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d, percentile_filter
+from scipy.ndimage import gaussian_filter1d
 
 from talkinghead.face import regions
+from talkinghead.face.blinks import detect_blinks
 from talkinghead.face.normalize import STABLE, face_frame
+from talkinghead.face.smooth import fill_gaps
 from talkinghead.face.track import FaceTrack
-
-
-def fill_gaps(x: np.ndarray) -> np.ndarray:
-    """Linear interpolation over NaN frames (per column); all-NaN stays NaN."""
-    x = np.array(x, float)
-    flat = x.reshape(len(x), -1)
-    t = np.arange(len(x))
-    for col in flat.T:
-        ok = np.isfinite(col)
-        if ok.any() and not ok.all():
-            col[~ok] = np.interp(t[~ok], t[ok], col[ok])
-    return flat.reshape(x.shape)
 
 
 def eye_curve(track: FaceTrack) -> np.ndarray:
@@ -30,37 +20,6 @@ def eye_curve(track: FaceTrack) -> np.ndarray:
 def brow_curve(track: FaceTrack) -> np.ndarray:
     """Brow height above the eye line, in eye widths, per frame."""
     return -face_frame(track.landmarks)[:, regions.RIGHT_BROW + regions.LEFT_BROW, 1].mean(-1)
-
-
-def open_level(eyes: np.ndarray, fps: float) -> np.ndarray:
-    """The eyes' running open level: the 90th percentile of the lid gap over 3 s (gaps filled)."""
-    return percentile_filter(fill_gaps(eyes), 90, size=max(3, int(round(3 * fps))), mode="nearest")
-
-
-def detect_blinks(eyes: np.ndarray, fps: float, closed: float = 0.65, moving: float = 0.8,
-                  max_s: float = 1.0) -> np.ndarray:
-    """(N, 2) start and end (exclusive) frames of blinks: the eyes drop below ``closed`` x their running open level.
-
-    Each blink spans the frames around that dip where the lids are below ``moving`` x open (closing and reopening).
-    The open level is :func:`open_level`; closures longer than ``max_s`` are not blinks.
-    """
-    e = fill_gaps(eyes)
-    if not np.isfinite(e).any():
-        return np.zeros((0, 2), int)
-    level = open_level(e, fps)
-    blinks = []
-    for a, b in _runs(e < moving * level):
-        dips = _runs(e[a:b] < closed * level[a:b]) + a
-        # two dips without a full reopening between them are two blinks, split where the lids rise highest
-        cuts = [a] + [int(d0 + np.argmax(e[d0:d1])) for (_, d0), (d1, _) in zip(dips[:-1], dips[1:])] + [b]
-        blinks += [(s, t) for s, t in zip(cuts[:-1], cuts[1:])] if len(dips) else []
-    return np.array([(s, t) for s, t in blinks if t - s <= max_s * fps], int).reshape(-1, 2)
-
-
-def _runs(mask: np.ndarray) -> np.ndarray:
-    """(N, 2) start and end (exclusive) of the runs of True."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(int), [0]])))
-    return edges.reshape(-1, 2)
 
 
 def still_segment(pose: np.ndarray, fps: float, seconds: float = 1.0) -> slice:

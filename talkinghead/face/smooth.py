@@ -12,6 +12,18 @@ CUT_JUMP = 0.35  # a stable-point jump of this many eye distances between two fr
 MAX_GAP_S = 0.2  # losses up to this long are bridged by interpolation; longer ones split the shot
 
 
+def fill_gaps(x: np.ndarray) -> np.ndarray:
+    """Linear interpolation over NaN frames (per column); all-NaN stays NaN."""
+    x = np.array(x, float)
+    flat = x.reshape(len(x), -1)
+    t = np.arange(len(x))
+    for col in flat.T:
+        ok = np.isfinite(col)
+        if ok.any() and not ok.all():
+            col[~ok] = np.interp(t[~ok], t[ok], col[ok])
+    return flat.reshape(x.shape)
+
+
 def shots(landmarks: np.ndarray, fps: float) -> list[tuple[int, int]]:
     """(start, end) frame ranges (end exclusive) where the face is tracked without a cut or a long loss."""
     found = np.isfinite(landmarks[:, :, :2]).all(axis=(1, 2))

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 
 from talkinghead.errors import InputError, existing_file
+from talkinghead.io.formats import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 MIN_SIDE = 64
 MAX_PIXELS = 100_000_000
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from talkinghead.audio.features import AudioFeatures
 from talkinghead.motion.motion import Motion
+from talkinghead.motion.options import BlinkRate, BrowScale
 from talkinghead.motion.registry import GeneratorConfig, register
 from talkinghead.motion.signals import (accents, drift, frame_times, pulses, renewal_times, runs, smooth,
                                         speech_mask)
@@ -24,12 +26,11 @@ class BlinksAndBrows:
     kind = "expression"
     name = "natural"
 
-    @dataclass
-    class Config(GeneratorConfig):
-        """blink_rate: mean blinks per minute (people: 10-25); expression: scale of the brow movements."""
+    replaces: ClassVar[tuple[str, ...]] = ()
 
-        blink_rate: float = 17.0
-        expression: float = 1.0
+    @dataclass
+    class Config(GeneratorConfig, BlinkRate, BrowScale):
+        """blink_rate: mean blinks per minute (people: 10-25); expression: scale of the brow movements."""
 
     def __init__(self, config: Config | None = None) -> None:
         self.config = config or self.Config()

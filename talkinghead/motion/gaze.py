@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -41,6 +42,7 @@ class Gaze:
 
     kind = "gaze"
     name = "camera"
+    replaces: ClassVar[tuple[str, ...]] = ()
 
     @dataclass
     class Config(GeneratorConfig):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from talkinghead.audio.features import AudioFeatures
 from talkinghead.motion.motion import Motion
+from talkinghead.motion.options import HeadMotion
 from talkinghead.motion.registry import GeneratorConfig, register
 from talkinghead.motion.signals import (accents, drift, frame_times, masked_smooth, pulses, runs, semitones, smooth,
                                         speech_mask)
@@ -28,11 +30,11 @@ class ProsodyHead:
     kind = "pose"
     name = "prosody"
 
-    @dataclass
-    class Config(GeneratorConfig):
-        """strength: scale of all head motion (0 keeps the head still)."""
+    replaces: ClassVar[tuple[str, ...]] = ()
 
-        strength: float = 1.0
+    @dataclass
+    class Config(GeneratorConfig, HeadMotion):
+        """head_motion: scale of all head motion (0 keeps the head still)."""
 
     def __init__(self, config: Config | None = None) -> None:
         self.config = config or self.Config()
@@ -53,7 +55,7 @@ class ProsodyHead:
         sway = np.stack([drift(drift_rng, n, fps, 2.0) for _ in range(2)], axis=1) * (0.004 + 0.006 * talking)
         head_x = 0.004 * yaw + 0.005 * roll + sway[:, 0]
         head_y = -0.004 * pitch + sway[:, 1]
-        k = self.config.strength
+        k = self.config.head_motion
         return Motion(fps).update(head_yaw=k * yaw, head_pitch=k * pitch, head_roll=k * roll,
                                   head_x=k * head_x, head_y=k * head_y)
 

@@ -70,6 +70,7 @@ class PhoneticLips:
     kind: ClassVar[str] = "lips"
     name: ClassVar[str] = "phonetic"
     Config: ClassVar[type] = PhoneticLipsConfig
+    replaces: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: PhoneticLipsConfig | None = None) -> None:
         self.config = config or PhoneticLipsConfig()

@@ -7,17 +7,23 @@ from typing import Any, ClassVar, Protocol
 
 from talkinghead.audio.features import AudioFeatures
 from talkinghead.motion.motion import Motion
+from talkinghead.motion.options import Seed
 
 KINDS = ("lips", "expression", "pose", "gaze")
 _REGISTRY: dict[str, dict[str, type]] = {kind: {} for kind in KINDS}
 
 
 class MotionGenerator(Protocol):
-    """Audio features -> the Motion channels of one kind (lips, expression, pose or gaze)."""
+    """Audio features -> the Motion channels of one kind (lips, expression, pose or gaze).
+
+    ``replaces`` names channels of another kind that it sets instead of that kind's generator (a pose model that also
+    samples blinks); any other channel set by two chosen generators is an error.
+    """
 
     kind: ClassVar[str]
     name: ClassVar[str]
     Config: ClassVar[type]
+    replaces: ClassVar[tuple[str, ...]]
 
     def __init__(self, config: Any = None) -> None: ...
 
@@ -25,10 +31,8 @@ class MotionGenerator(Protocol):
 
 
 @dataclass
-class GeneratorConfig:
-    """Options every generator shares."""
-
-    seed: int = 0
+class GeneratorConfig(Seed):
+    """Options every generator shares: the seed."""
 
 
 def register(cls: type) -> type:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from talkinghead.eval.naturalness import detect_blinks, fill_gaps, open_level
 from talkinghead.face import regions
-from talkinghead.face.pose import rotation_matrix
+from talkinghead.face.anatomy import CORNER_DROP, EYEBALL_RADIUS, NECK_PIVOT
+from talkinghead.face.blinks import detect_blinks, open_level
+from talkinghead.face.pose import euler_angles, rotation_matrix
+from talkinghead.face.smooth import fill_gaps
 from talkinghead.face.track import FaceTrack
 from talkinghead.motion.channels import CHANNELS
 from talkinghead.motion.motion import Motion
-from talkinghead.render.rig import NECK_PIVOT, RigConfig, euler_angles
 
 LOW, HIGH = 5, 95  # percentiles: the jaw's and lip press's rest, and every lip and brow channel's comfortable maximum
 # the least travel taken as a channel's full range, in its measure's units (eye distances): 5-10x FaceMesh's
@@ -29,9 +30,6 @@ SHUT = 0.2  # jaw_open up to which the lips can press, the pressing fading out t
 # lid gaps as fractions of their running open level: FaceMesh reads a shut eye at about 0.15 (GRID, HDTF, MEAD), and
 # an open one within 0.9 (its noise)
 CLOSED_EYE, OPEN_EYE = 0.15, 0.9
-# gaze: the iris centre sits on a sphere of this radius (eye distances: 12 mm of ~95 mm) turning about its centre,
-# the same eyeball the renderer turns the irises on
-EYEBALL_RADIUS = RigConfig.eyeball_radius
 UPPER_LIP_MIDDLE = [0, 13, 37, 267]  # upper lip around the middle, outer and inner contour
 NOSE_BASE = 2
 
@@ -75,8 +73,8 @@ def lip_channels(lms: np.ndarray, local: np.ndarray, levels: dict) -> dict[str, 
     press = scaled("lip_press", shut, np.nanpercentile(shut, LOW), levels) * (1 - jaw / SHUT)
     raise_upper = y[:, NOSE_BASE] - y[:, 13]  # the upper lip nearer the nose
     lower = y[:, 14] - y[:, regions.CHIN]  # the lower lip nearer the chin: lowered; further: tucked in
-    # corners above the line they rest on when only the jaw moves (the rig's corner drop of the way down the gap)
-    seam = y[:, 13] + RigConfig.corner_drop * (y[:, 14] - y[:, 13])
+    # corners above the line they rest on when only the jaw moves (the corner drop of the way down the gap)
+    seam = y[:, 13] + CORNER_DROP * (y[:, 14] - y[:, 13])
     lift = seam - y[:, [regions.MOUTH_RIGHT, regions.MOUTH_LEFT]].mean(1)
     return {
         "jaw_open": jaw,

@@ -1,4 +1,4 @@
-"""The dub renderer: re-syncs the mouth of a real video to new lip motion, leaving the rest of each frame untouched.
+"""The dub compositor: re-syncs the mouth of a real video to new lip motion, leaving the rest of each frame untouched.
 
 Per shot, one frame whose mouth rests shut is the *reference*. Each frame's new shape is its own landmarks with the
 lips taken from the reference rigged (:class:`FaceRig`) to the new lip channels and posed by a 3D similarity fitted
@@ -6,7 +6,8 @@ to the frame's steady landmarks, while the rest of the lower face keeps the fram
 traded for the new one and its slow smile kept. Two layers are warped onto that shape: the frame's own pixels (neck,
 collar and face outline stay the frame's) and, inside the lower face, the reference's, which has no old mouth to
 show (its interior is painted), colour-matched on the skin of the blend ring. The window is pasted back at working
-resolution; outside the mask the pixels stay as decoded.
+resolution; outside the mask the pixels stay as decoded. The lower face is drawn by :meth:`DubCompositor.draw_lower`
+(the warp renderer's: the reference moved along the mesh, its mouth interior painted).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import cv2
 import numpy as np
 from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
 
-from talkinghead.eval.flicker import BoundaryFlicker
 from talkinghead.face import regions
 from talkinghead.face.align import similarity
 from talkinghead.face.normalize import STABLE, face_frame
@@ -32,6 +32,7 @@ from talkinghead.render.mouth import MouthColors, MouthPainter
 from talkinghead.render.paste import Window, color_correction, feathered_mask, paste
 from talkinghead.render.piecewise_affine import PiecewiseAffineWarp
 from talkinghead.render.rig import FaceRig, RigConfig, polygon_distance, smoothstep
+from talkinghead.render.stats import RenderStats
 from talkinghead.render.topology import background_ring, face_triangles, follow_face, with_mouth_center
 
 # the lower face, from the right cheek (image left) round the chin to the left cheek, then across the nose base
@@ -173,10 +174,19 @@ class Reference:
         self.outline_offset[:, 1] = config.chin_margin * chin
 
 
-class DubRenderer:
-    """``render(plan, reader, motion, order)``: the source frames in ``order``, the mouth following ``motion``."""
+@dataclass
+class DubSource:
+    """A video to dub: its frames, what pass one planned for them, the source frame each output frame shows, and how
+    the new mouth is cut in."""
 
-    name = "dub"
+    reader: FrameReader
+    plan: DubPlan
+    order: np.ndarray  # (frames out,) source frame index per output frame
+    config: DubRenderConfig = field(default_factory=DubRenderConfig)
+
+
+class DubCompositor:
+    """``render(source, motion, stats)``: the source frames in order, the mouth region following ``motion``."""
 
     def __init__(self, config: DubRenderConfig | None = None) -> None:
         self.config = config or DubRenderConfig()
@@ -189,22 +199,23 @@ class DubRenderer:
         images = dict(zip(frames.tolist(), reader.frames(frames)))
         return [Reference(images[i], plan.raw[i], plan.window(i), config) for i in plan.references]
 
-    def render(self, plan: DubPlan, reader: FrameReader, motion: Motion, order: np.ndarray) -> Iterator[np.ndarray]:
-        """One frame per entry of ``order`` (source frame indices), streamed; ``motion`` frame j drives output j.
+    def render(self, source: DubSource, motion: Motion, stats: RenderStats | None = None) -> Iterator[np.ndarray]:
+        """One frame per entry of ``source.order``, streamed; ``motion`` frame j drives output j.
 
-        The blend ring's flicker, against the source's own there, accumulates in :attr:`flicker` on the way.
+        The blend ring's flicker, against the source's own there, accumulates in ``stats`` on the way.
         """
+        plan, reader, order = source.plan, source.reader, source.order
+        flicker = (stats or RenderStats()).flicker
         refs = self.references(plan, reader)
-        self.flicker = BoundaryFlicker()
         previous = None  # (source index, source frame, output frame)
         for j, (i, frame) in enumerate(zip(order, reader.frames(order))):
             i = int(i)
-            source = frame.copy()
+            original = frame.copy()
             if plan.weight[i] > 0:
                 box, mask = self.dub_frame(frame, plan, i, refs[plan.shot_of[i]], motion.frame(j))
                 if previous is not None and abs(previous[0] - i) == 1:
-                    self.flicker.add((previous[2], frame), (previous[1], source), box, mask)
-            previous = i, source, frame
+                    flicker.add((previous[2], frame), (previous[1], original), box, mask)
+            previous = i, original, frame
             yield frame
 
     def geometry(self, ref: Reference, own: np.ndarray, values: dict[str, float]
@@ -243,9 +254,7 @@ class DubRenderer:
         dx, dy = warp.displacement(np.concatenate([own, anchors]),
                                    np.concatenate([face, follow_face(anchors, own, face, outer=0.0)]))
         moved = warp.remap(crop, dx, dy).astype(np.float32)
-        lower = ref.warp.warp(ref.crop, np.concatenate([ref.face, ref.anchors]),
-                              np.concatenate([face, ref.anchors @ ring_map[:, :2].T + ring_map[:, 2]]))
-        ref.painter.paint(lower, face)
+        lower = self.draw_lower(ref, face, ref.anchors @ ring_map[:, :2].T + ring_map[:, 2])
         scale = regions.eye_distance(target)
         outline = face[LOWER_FACE] + (ref.outline_offset @ axes.T)[:, :2]
         inside = feathered_mask(window.size, [outline], self.config.feather * scale)
@@ -255,3 +264,11 @@ class DubRenderer:
         shifted = cv2.GaussianBlur(np.clip(np.hypot(dx, dy) / 0.5, 0, 1), (0, 0), 1.0)
         mask = np.maximum(inside, shifted) * np.float32(plan.weight[i])
         return paste(frame, window, patch, mask)
+
+    @staticmethod
+    def draw_lower(ref: Reference, face: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+        """The reference's crop moved onto the target ``face`` landmarks (479, 2; its background ring onto
+        ``anchors``), the mouth interior painted: the layer cut into the lower face (float32 RGB)."""
+        lower = ref.warp.warp(ref.crop, np.concatenate([ref.face, ref.anchors]), np.concatenate([face, anchors]))
+        ref.painter.paint(lower, face)
+        return lower

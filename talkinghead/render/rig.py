@@ -13,12 +13,10 @@ import cv2
 import numpy as np
 
 from talkinghead.face import regions
-from talkinghead.face.pose import rotation_matrix
+from talkinghead.face.anatomy import CORNER_DROP, EYEBALL_RADIUS, NECK_PIVOT
+from talkinghead.face.pose import euler_rotation, rotation_matrix
 from talkinghead.motion.channels import CHANNELS
 from talkinghead.render.topology import MOUTH_CENTER, with_mouth_center
-
-
-NECK_PIVOT = (0.1, 0.9)  # the head turns about a point this far below and behind the chin (eye distances)
 
 
 @dataclass
@@ -26,7 +24,7 @@ class RigConfig:
     """Amplitudes of the rig, in eye-distance units (degrees for gaze travel)."""
 
     jaw: float = 0.40  # inner-lip gap at jaw_open = 1
-    corner_drop: float = 0.35  # how far the mouth corners follow the jaw
+    corner_drop: float = CORNER_DROP  # how far the mouth corners follow the jaw
     spread: float = 0.16  # half-width change of the mouth at mouth_width = +-1 (fraction of half width)
     round_narrow: float = 0.30  # mouth narrowing at lip_round = 1 (fraction of half width)
     protrude: float = 0.035  # lips pushed apart vertically when rounded
@@ -35,7 +33,7 @@ class RigConfig:
     lower_travel: float = 0.06
     smile_lift: float = 0.05
     brow_lift: float = 0.07
-    eyeball_radius: float = 0.12
+    eyeball_radius: float = EYEBALL_RADIUS
 
 
 def smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
@@ -173,7 +171,7 @@ class FaceRig:
     def landmarks(self, values: dict[str, float]) -> np.ndarray:
         """Image-space landmarks (479x3) for one frame's channel values, head pose included."""
         p = self.local_shape(values)
-        rot = _euler(values.get("head_yaw", 0.0), values.get("head_pitch", 0.0), values.get("head_roll", 0.0))
+        rot = euler_rotation(values.get("head_yaw", 0.0), values.get("head_pitch", 0.0), values.get("head_roll", 0.0))
         p = (p - self.pivot_local) @ rot.T + self.pivot_local
         world = p * self.scale @ self.rotation.T + self.origin
         world[:, 0] += values.get("head_x", 0.0) * self.face_width
@@ -189,20 +187,3 @@ class FaceRig:
 def _sorted_xy(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(points[:, 0])
     return points[order, 0], points[order, 1]
-
-
-def _euler(yaw: float, pitch: float, roll: float) -> np.ndarray:
-    """Rotation in the face frame (x right, y down, z away from the camera), angles in degrees."""
-    a, b, g = np.radians([yaw, pitch, roll])
-    ry = np.array([[np.cos(a), 0, -np.sin(a)], [0, 1, 0], [np.sin(a), 0, np.cos(a)]])
-    rx = np.array([[1, 0, 0], [0, np.cos(b), np.sin(b)], [0, -np.sin(b), np.cos(b)]])
-    rz = np.array([[np.cos(g), -np.sin(g), 0], [np.sin(g), np.cos(g), 0], [0, 0, 1]])
-    return rz @ rx @ ry
-
-
-def euler_angles(rot: np.ndarray) -> np.ndarray:
-    """yaw, pitch, roll (degrees) of face-frame rotations (..., 3, 3): the inverse of :func:`_euler` (Rz Rx Ry)."""
-    yaw = np.arctan2(rot[..., 2, 0], rot[..., 2, 2])
-    pitch = np.arcsin(np.clip(-rot[..., 2, 1], -1, 1))
-    roll = np.arctan2(-rot[..., 0, 1], rot[..., 1, 1])
-    return np.degrees(np.stack([yaw, pitch, roll], axis=-1))

@@ -1,17 +1,23 @@
-"""The default renderer: moves the portrait's own pixels along a deformed face mesh, on the CPU."""
+"""The default renderer, ``warp``: moves the picture's own pixels along a deformed face mesh, on the CPU, any face.
+
+On a portrait it draws the whole face; on a video to dub, the dub compositor (:mod:`talkinghead.render.dub`) cuts in
+the lower face of each shot's reference frame, moved the same way."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import ClassVar, Iterator
 
 import numpy as np
 
 from talkinghead.face.portrait import Portrait
 from talkinghead.motion.motion import Motion
+from talkinghead.render.dub import DubCompositor, DubSource
 from talkinghead.render.mouth import MouthColors, MouthPainter, paint_lash_line
 from talkinghead.render.piecewise_affine import PiecewiseAffineWarp
+from talkinghead.render.registry import Source, register
 from talkinghead.render.rig import FaceRig, RigConfig
+from talkinghead.render.stats import RenderStats
 from talkinghead.render.topology import background_ring, face_triangles, follow_face, with_mouth_center
 
 
@@ -23,16 +29,26 @@ class WarpConfig:
     rig: RigConfig = field(default_factory=RigConfig)
 
 
+@register
 class WarpRenderer:
-    """``render(portrait, motion)`` yields RGB frames: mesh warp + painted mouth interior + lash lines."""
+    """``render(source, motion)`` yields RGB frames: mesh warp + painted mouth interior + lash lines."""
 
-    name = "warp"
+    name: ClassVar[str] = "warp"
+    Config: ClassVar[type] = WarpConfig
+    sources: ClassVar[tuple[type, ...]] = (Portrait, DubSource)
+    needs_avatar: ClassVar[bool] = False
 
     def __init__(self, config: WarpConfig | None = None) -> None:
         self.config = config or WarpConfig()
 
-    def render(self, portrait: Portrait, motion: Motion) -> Iterator[np.ndarray]:
-        """One frame per Motion frame, streamed."""
+    def render(self, source: Source, motion: Motion, stats: RenderStats | None = None) -> Iterator[np.ndarray]:
+        """One frame per Motion frame, streamed: the whole face of a portrait, or a video's frames re-mouthed."""
+        if isinstance(source, DubSource):
+            return DubCompositor(source.config).render(source, motion, stats)
+        return self.animate(source, motion)
+
+    def animate(self, portrait: Portrait, motion: Motion) -> Iterator[np.ndarray]:
+        """The portrait's whole face following ``motion``, one frame per Motion frame."""
         w, h = portrait.size
         rig = FaceRig(portrait.landmarks, self.config.rig)
         src_face = with_mouth_center(portrait.landmarks)[:, :2]

@@ -22,7 +22,7 @@ from talkinghead.audio.decode import load_audio
 from talkinghead.audio.features import AudioFeatures
 from talkinghead.audio.phone_posteriors import phone_log_posteriors
 from talkinghead.errors import InputError
-from talkinghead.motion.layers import edge_padded, prosody, sound_input
+from talkinghead.models.layers import edge_padded, prosody, sound_input
 from talkinghead.motion.motion import Motion
 
 ROWS = 4  # mel rows (100 Hz) per video frame (25 fps)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -19,16 +18,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from talkinghead.config import option
-from talkinghead.motion.layers import at_frames
 from talkinghead.io.video import atomic_output
-from talkinghead.motion.learned_expression import ExpressionNet, ExpressionNetConfig, blink_starts, sample, time_since
-from talkinghead.motion.learned_lips import HOP_S, MEL_BANDS, LipsNet
-from talkinghead.motion.weights import load_model
+from talkinghead.models.expression_net import ExpressionNet, ExpressionNetConfig
+from talkinghead.models.layers import at_frames
+from talkinghead.models.lips_net import HOP_S, MEL_BANDS, LipsNet
+from talkinghead.models.weights import load_model
+from talkinghead.motion.learned_expression import blink_starts, sample, time_since
+from talkinghead.progress import Progress
 from talkinghead.train.clips import Clip, MotionWindows
 from talkinghead.train.loop import TrainConfig, fit, part
-
-if TYPE_CHECKING:
-    from talkinghead.pipeline import Progress
 
 CHANNELS = ("blink_left", "blink_right", "brow_raise")
 

@@ -10,21 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from talkinghead.config import option
+from talkinghead.models.layers import at_frames
+from talkinghead.models.lips_net import HOP_S, MEL_BANDS, LipsNet, LipsNetConfig
 from talkinghead.motion.channels import LIP_CHANNELS
-from talkinghead.motion.layers import at_frames
-from talkinghead.motion.learned_lips import HOP_S, MEL_BANDS, LipsNet, LipsNetConfig
+from talkinghead.progress import Progress
 from talkinghead.train.clips import ROWS, MotionWindows
 from talkinghead.train.loop import TrainConfig, fit, part
-
-if TYPE_CHECKING:
-    from talkinghead.pipeline import Progress
 
 
 @dataclass
@@ -93,7 +90,7 @@ def train_lips(data_dir: str | Path, output: str | Path, config: LipsTrainConfig
     data = MotionWindows(data_dir, LIP_CHANNELS, config.frames, context, seed=config.seed, with_phones=config.phones)
     syncer = None
     if config.syncer:
-        from talkinghead.motion.syncer import SyncerLoss
+        from talkinghead.models.syncer import SyncerLoss
 
         syncer = SyncerLoss(config.syncer)
 

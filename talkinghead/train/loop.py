@@ -2,7 +2,7 @@
 
 ``torchrun --nproc-per-node N`` runs N processes (NCCL on GPUs, Gloo on CPUs), each drawing its share of every epoch
 through a DistributedSampler. The checkpoint (``output``) holds the model's config and weights (what
-:func:`talkinghead.motion.weights.load_model` reads) plus the optimizer state, step, epoch and training config; when
+:func:`talkinghead.models.weights.load_model` reads) plus the optimizer state, step, epoch and training config; when
 it exists training resumes from it. Every optimizer step appends ``step,loss,<metrics>`` to ``<output stem>.log.csv``.
 """
 
@@ -13,7 +13,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
+from typing import Callable, Iterator, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -24,10 +24,8 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from talkinghead.config import option
 from talkinghead.errors import InputError
 from talkinghead.io.video import atomic_output
-from talkinghead.motion.weights import load_model
-
-if TYPE_CHECKING:
-    from talkinghead.pipeline import Progress
+from talkinghead.models.weights import load_model
+from talkinghead.progress import Progress
 
 C = TypeVar("C")
 LossFn = Callable[[nn.Module, list[torch.Tensor]], tuple[torch.Tensor, dict[str, float]]]

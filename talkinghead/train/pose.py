@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -27,13 +26,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from talkinghead.config import option
-from talkinghead.motion.pose_diffusion import HEAD_CHANNELS, MIRRORED, PoseDiffusion, PoseDiffusionConfig, format_std
-from talkinghead.motion.pose_vae import BLINK_CHANNELS, VAE_CHANNELS, PoseVAE, PoseVAEConfig
+from talkinghead.models.pose_diffusion import HEAD_CHANNELS, MIRRORED, PoseDiffusion, PoseDiffusionConfig, format_std
+from talkinghead.models.pose_vae import BLINK_CHANNELS, VAE_CHANNELS, PoseVAE, PoseVAEConfig
+from talkinghead.progress import Progress
 from talkinghead.train.clips import MotionWindows
 from talkinghead.train.loop import TrainConfig, fit, part
-
-if TYPE_CHECKING:
-    from talkinghead.pipeline import Progress
 
 
 @dataclass

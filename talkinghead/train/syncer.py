@@ -8,19 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from talkinghead.config import option
+from talkinghead.models.syncer import Syncer, SyncerConfig, info_nce
 from talkinghead.motion.channels import LIP_CHANNELS
-from talkinghead.motion.syncer import Syncer, SyncerConfig, info_nce
+from talkinghead.progress import Progress
 from talkinghead.train.clips import MotionWindows
 from talkinghead.train.loop import TrainConfig, fit, part
-
-if TYPE_CHECKING:
-    from talkinghead.pipeline import Progress
 
 
 @dataclass

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -24,12 +23,9 @@ from torch.utils.data import Dataset
 
 from talkinghead.config import option
 from talkinghead.errors import InputError
-from talkinghead.eval.syncnet import (MEL_ROWS_PER_FRAME, SyncNet, SyncNetConfig, face_input, mel_input, sync_loss,
-                                      sync_probability)
+from talkinghead.models.syncnet import MEL_ROWS_PER_FRAME, SyncNet, SyncNetConfig, face_input, mel_input, sync_loss, sync_probability
+from talkinghead.progress import Progress
 from talkinghead.train.loop import TrainConfig, fit, part
-
-if TYPE_CHECKING:
-    from talkinghead.pipeline import Progress
 
 
 @dataclass

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from talkinghead.audio.features import HOP_S, AudioFeatures
-
+from talkinghead.audio.features import AudioFeatures
+from talkinghead.audio.signal import HOP_S
 
 MEL_RANGE = 9.0  # natural-log units (39 dB) below the utterance's loud frames that the models see
 

@@ -1,7 +1,11 @@
-"""Flicker at a paste boundary: frame-to-frame change on the blend ring of the output against the same ring in the
+"""What a renderer measures while it draws, returned to its caller: :class:`RenderStats`.
+
+Flicker at a paste boundary is the frame-to-frame change on the blend ring of the output against the same ring in the
 source, so that a blend that shimmers shows up as more change than the video itself has there."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,3 +37,14 @@ class BoundaryFlicker:
             return {}
         return {"boundary_flicker": round(float(np.mean(self.output)), 3),
                 "source_flicker": round(float(np.mean(self.source)), 3)}
+
+
+@dataclass
+class RenderStats:
+    """Owned by the caller of a renderer and filled while its frames are consumed; read once they all were."""
+
+    flicker: BoundaryFlicker = field(default_factory=BoundaryFlicker)
+
+    def metrics(self) -> dict[str, float]:
+        """The summary's figures (``boundary_flicker`` and ``source_flicker`` when a region was pasted)."""
+        return self.flicker.metrics()

@@ -1,0 +1,39 @@
+"""animate: portrait + speech -> Motion -> renderer -> mp4."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from talkinghead.audio.decode import load_audio
+from talkinghead.face.portrait import Portrait, load_portrait
+from talkinghead.motion.motion import Motion
+from talkinghead.pipeline.generate import motion_from_audio
+from talkinghead.pipeline.options import AnimateConfig
+from talkinghead.pipeline.output import check_output, write_mp4
+from talkinghead.progress import Progress
+from talkinghead.render import registry as renderers
+
+
+def animate(image: str | Path, audio: str | Path, output: str | Path, config: AnimateConfig | None = None,
+            motion: Motion | None = None, progress: Progress | None = None) -> dict:
+    """Portrait image + speech -> talking-head mp4 at ``output``; returns a summary dict.
+
+    ``motion`` replaces the motion computed from the audio (e.g. an edited ``talkinghead motion`` file).
+    """
+    config = config or AnimateConfig()
+    check_output(output)
+    renderer = renderers.create(config.renderer, Portrait)
+    start = time.perf_counter()
+    speech = load_audio(audio)
+    portrait = load_portrait(image, config.size, config.face_index, config.full_frame)
+    if motion is None:
+        motion = motion_from_audio(speech, config)
+    frames = renderer.render(portrait, motion)
+    if progress:
+        frames = progress(frames, motion.n_frames)
+    written = write_mp4(output, frames, portrait.size, motion.fps, config.crf, audio, motion.duration)
+    wall = time.perf_counter() - start
+    return {"output": str(output), "frames": written, "fps": motion.fps, "seconds": round(written / motion.fps, 3),
+            "audio_seconds": round(speech.duration, 3), "width": portrait.size[0], "height": portrait.size[1],
+            "wall_seconds": round(wall, 3), "real_time_factor": round(wall / max(speech.duration, 1e-9), 3)}

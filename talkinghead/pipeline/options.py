@@ -1,0 +1,70 @@
+"""The options of animate, dub and track, each defined once with its default, range and help (``--name value`` on
+the command line, or a YAML/JSON ``--config`` file)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from talkinghead.config import Checked, option
+from talkinghead.motion.options import GeneratorOptions, LipsWeights
+from talkinghead.render import registry as renderers
+
+LIPS_HELP = "lip motion generator: phonetic (recognised English phones) or learned (from the sound, any language)"
+RENDERER_HELP = f"renderer that draws the frames: {', '.join(renderers.available())} (warp: the picture's own pixels " \
+                "moved along a face mesh, any face)"
+MAX_VIDEO_SIDE = 4096
+
+
+@dataclass
+class MotionConfig(GeneratorOptions):
+    """How speech becomes motion: the generator of each kind of channel, and the options they read."""
+
+    fps: float = option(25.0, "video frames per second", range=(1, 120))
+    transcript: str | None = option(None, "what is said, for forced alignment of the phones (English)", metavar="TEXT")
+    lips: str = option("phonetic", LIPS_HELP)
+    expression_model: str = option("natural", "blink and brow generator: natural (rules) or learned (sampled "
+                                   "recurrent network)")
+    pose: str = option("prosody", "head motion generator: prosody (rules), diffusion or vae (learned; vae also "
+                       "sets the blinks)")
+    gaze: str = option("camera", "gaze: 'camera' holds eye contact, 'free' glances away now and then")
+
+    def generators(self) -> dict[str, str]:
+        """Generator kind -> the name chosen for it."""
+        return {"lips": self.lips, "expression": self.expression_model, "pose": self.pose, "gaze": self.gaze}
+
+
+@dataclass
+class AnimateConfig(MotionConfig):
+    """How motion becomes video."""
+
+    renderer: str = option("warp", RENDERER_HELP)
+    size: int = option(512, "side of the face-centred square output, in pixels", range=(64, 4096))
+    full_frame: bool = option(False, "keep the whole picture instead of a face-centred square crop")
+    face_index: int = option(0, "which face to animate when there are several (0 = largest)", range=(0, 99))
+    crf: int = option(20, "H.264 quality (lower is better, 18-28 typical)", range=(0, 51))
+
+
+@dataclass
+class DubConfig(LipsWeights):
+    """How a video's mouth is re-synced to new speech."""
+
+    transcript: str | None = option(None, "what is said, for forced alignment of the phones (English)", metavar="TEXT")
+    lips: str = option("phonetic", LIPS_HELP)
+    renderer: str = option("warp", RENDERER_HELP)
+    mouth_scale: float = option(1.0, "how wide the mouth opens (1 = as animate opens it)", range=(0, 3))
+    trim: bool = option(False, "end the video with the speech when the speech is shorter")
+    loop: bool = option(False, "cover longer speech by looping the video instead of playing it back and forth")
+    face_index: int = option(0, "which face to dub when there are several (0 = largest)", range=(0, 99))
+    work_size: int = option(512, "the face region is processed at most this many pixels across", range=(64, 2048))
+    crf: int = option(20, "H.264 quality (lower is better, 18-28 typical)", range=(0, 51))
+
+    def generators(self) -> dict[str, str]:
+        """Generator kind -> the name chosen for it: dub makes only the lips."""
+        return {"lips": self.lips}
+
+
+@dataclass
+class TrackConfig(Checked):
+    """Which face of a video is tracked into a Motion."""
+
+    face_index: int = option(0, "which face to track when there are several (0 = largest)", range=(0, 99))
