@@ -58,6 +58,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print a machine-readable JSON summary on stdout")
 
 
+def _motion_files(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", required=True, help="motion file: .json or .csv")
+    parser.add_argument("--cues", metavar="FILE", help="also write 2D mouth-shape cues A-H/X (.json or .tsv)")
+    parser.add_argument("--arkit", metavar="FILE", help="also write ARKit-style blendshape weights (.json or .csv)")
+
+
 # trainers by name: module, config class, training function, help
 TRAINERS = {
     "syncnet": ("talkinghead.train.syncnet", "SyncNetTrainConfig", "train_syncnet",
@@ -104,9 +110,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("motion", help="speech -> motion file (JSON or CSV), mouth cues, ARKit blendshapes",
                        description="Compute the per-frame face motion for speech without rendering.")
     p.add_argument("--audio", required=True, help="speech file")
-    p.add_argument("-o", "--output", required=True, help="motion file: .json or .csv")
-    p.add_argument("--cues", metavar="FILE", help="also write 2D mouth-shape cues A-H/X (.json or .tsv)")
-    p.add_argument("--arkit", metavar="FILE", help="also write ARKit-style blendshape weights (.json or .csv)")
+    _motion_files(p)
     cfg.add_arguments(p, MotionConfig)
     _common(p)
 
@@ -115,9 +119,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                                    "scaled to the speaker's own range, the clip's median pose as rest), at the "
                                    "video's fps; frames where the face is lost are interpolated.")
     p.add_argument("video", help="video of the person (mp4, mov, mkv, webm, mpg)")
-    p.add_argument("-o", "--output", required=True, help="motion file: .json or .csv")
-    p.add_argument("--cues", metavar="FILE", help="also write 2D mouth-shape cues A-H/X (.json or .tsv)")
-    p.add_argument("--arkit", metavar="FILE", help="also write ARKit-style blendshape weights (.json or .csv)")
+    _motion_files(p)
     cfg.add_arguments(p, TrackConfig)
     _common(p)
 

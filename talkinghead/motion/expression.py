@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 
 from talkinghead.audio.features import AudioFeatures
 from talkinghead.motion.motion import Motion
 from talkinghead.motion.options import BlinkRate, BrowScale
-from talkinghead.motion.registry import GeneratorConfig, register
+from talkinghead.motion.registry import Generator, GeneratorConfig, register
 from talkinghead.motion.signals import (accents, drift, frame_times, pulses, renewal_times, runs, smooth,
                                         speech_mask)
 
@@ -20,20 +19,15 @@ MAX_LEAD_S = 0.008  # how much one eye may lead the other
 
 
 @register
-class BlinksAndBrows:
+class BlinksAndBrows(Generator):
     """Natural blinks (skewed intervals, more at phrase ends, fast close, slow reopen) and brows lifting on emphasis."""
 
     kind = "expression"
     name = "natural"
 
-    replaces: ClassVar[tuple[str, ...]] = ()
-
     @dataclass
     class Config(GeneratorConfig, BlinkRate, BrowScale):
         """blink_rate: mean blinks per minute (people: 10-25); expression: scale of the brow movements."""
-
-    def __init__(self, config: Config | None = None) -> None:
-        self.config = config or self.Config()
 
     def generate(self, features: AudioFeatures) -> Motion:
         """Blink and brow channels for every frame of ``features``."""

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 
 from talkinghead.audio.features import AudioFeatures
 from talkinghead.motion.motion import Motion
-from talkinghead.motion.registry import GeneratorConfig, register
+from talkinghead.motion.registry import Generator, GeneratorConfig, register
 from talkinghead.motion.signals import frame_times, renewal_times, speech_mask
 
 FIXATION_RATE = 45.0  # small saccades per minute while looking at the camera (a fixation lasts 0.5-2.5 s)
@@ -37,21 +36,17 @@ def hold_and_jump(n: int, fps: float, times: np.ndarray, targets: np.ndarray) ->
 
 
 @register
-class Gaze:
+class Gaze(Generator):
     """Eyes on the camera with small saccades every 0.5-2.5 s; ``look_away_rate`` adds glances away in pauses."""
 
     kind = "gaze"
     name = "camera"
-    replaces: ClassVar[tuple[str, ...]] = ()
 
     @dataclass
     class Config(GeneratorConfig):
         """look_away_rate: glances away from the camera per minute (0: never)."""
 
         look_away_rate: float = 0.0
-
-    def __init__(self, config: Config | None = None) -> None:
-        self.config = config or self.Config()
 
     def generate(self, features: AudioFeatures) -> Motion:
         """Gaze yaw and pitch (degrees) for every frame of ``features``."""

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 
 from talkinghead.audio.features import AudioFeatures
 from talkinghead.motion.motion import Motion
 from talkinghead.motion.options import HeadMotion
-from talkinghead.motion.registry import GeneratorConfig, register
+from talkinghead.motion.registry import Generator, GeneratorConfig, register
 from talkinghead.motion.signals import (accents, drift, frame_times, masked_smooth, pulses, runs, semitones, smooth,
                                         speech_mask)
 
@@ -24,20 +23,15 @@ PITCH_PER_SEMITONE = 0.2  # head lifts slightly with rising intonation
 
 
 @register
-class ProsodyHead:
+class ProsodyHead(Generator):
     """Rhythm-aware head motion: calm idle sway in silence, livelier drift, posture shifts and accent nods in speech."""
 
     kind = "pose"
     name = "prosody"
 
-    replaces: ClassVar[tuple[str, ...]] = ()
-
     @dataclass
     class Config(GeneratorConfig, HeadMotion):
         """head_motion: scale of all head motion (0 keeps the head still)."""
-
-    def __init__(self, config: Config | None = None) -> None:
-        self.config = config or self.Config()
 
     def generate(self, features: AudioFeatures) -> Motion:
         """Head rotation (degrees) and translation (face widths) for every frame of ``features``."""

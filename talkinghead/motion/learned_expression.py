@@ -16,7 +16,7 @@ from talkinghead.models.lips_net import LipsNet
 from talkinghead.models.weights import shared_model
 from talkinghead.motion.motion import Motion
 from talkinghead.motion.options import BlinkRate, BrowScale, ExpressionWeights
-from talkinghead.motion.registry import GeneratorConfig, register
+from talkinghead.motion.registry import Generator, GeneratorConfig, register
 
 BLINK_SHAPE = np.array([0.35, 0.8, 1.0, 0.9, 0.6, 0.35, 0.15, 0.05])  # eyelid closure per frame at 25 fps
 GAP_SCALE = 4.0  # seconds: the time since the last blink is fed as 1 - exp(-t / GAP_SCALE)
@@ -66,16 +66,12 @@ class LearnedExpressionConfig(GeneratorConfig, BlinkRate, BrowScale, ExpressionW
 
 
 @register
-class LearnedExpression:
+class LearnedExpression(Generator):
     """Blinks and brows sampled from the stage-2 recurrent network (GoHD)."""
 
     kind: ClassVar[str] = "expression"
     name: ClassVar[str] = "learned"
     Config: ClassVar[type] = LearnedExpressionConfig
-    replaces: ClassVar[tuple[str, ...]] = ()
-
-    def __init__(self, config: LearnedExpressionConfig | None = None) -> None:
-        self.config = config or LearnedExpressionConfig()
 
     def generate(self, features: AudioFeatures) -> Motion:
         """Blink and brow channels for every video frame of ``features``."""

@@ -14,7 +14,7 @@ from talkinghead.models.lips_net import LipsNet
 from talkinghead.models.weights import shared_model
 from talkinghead.motion.motion import Motion
 from talkinghead.motion.options import LipsWeights
-from talkinghead.motion.registry import GeneratorConfig, register
+from talkinghead.motion.registry import Generator, GeneratorConfig, register
 
 GATE_REACH_S = 0.12  # the lips may move this long before and after sound (anticipation, release)
 
@@ -25,16 +25,12 @@ class LearnedLipsConfig(GeneratorConfig, LipsWeights):
 
 
 @register
-class LearnedLips:
+class LearnedLips(Generator):
     """Lips straight from the sound (GoHD stage 1): any language, no transcript."""
 
     kind: ClassVar[str] = "lips"
     name: ClassVar[str] = "learned"
     Config: ClassVar[type] = LearnedLipsConfig
-    replaces: ClassVar[tuple[str, ...]] = ()
-
-    def __init__(self, config: LearnedLipsConfig | None = None) -> None:
-        self.config = config or LearnedLipsConfig()
 
     def generate(self, features: AudioFeatures) -> Motion:
         """Lip channels for every video frame of ``features``, at rest where the sound is silent."""

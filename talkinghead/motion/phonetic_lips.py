@@ -11,7 +11,7 @@ from scipy.ndimage import minimum_filter1d, uniform_filter1d
 from talkinghead.audio.features import AudioFeatures
 from talkinghead.motion.channels import LIP_CHANNELS
 from talkinghead.motion.motion import Motion
-from talkinghead.motion.registry import GeneratorConfig, register
+from talkinghead.motion.registry import Generator, GeneratorConfig, register
 from talkinghead.motion.visemes import BILABIALS, Viseme, viseme_segments
 
 NEIGHBOURS = 4  # segments on each side whose dominance reaches a frame
@@ -64,16 +64,12 @@ def frames_of(phones: Phones, keep: frozenset[str], fps: float, n_frames: int) -
 
 
 @register
-class PhoneticLips:
+class PhoneticLips(Generator):
     """Lips from recognised (or transcript-aligned) phones; the jaw also follows loudness."""
 
     kind: ClassVar[str] = "lips"
     name: ClassVar[str] = "phonetic"
     Config: ClassVar[type] = PhoneticLipsConfig
-    replaces: ClassVar[tuple[str, ...]] = ()
-
-    def __init__(self, config: PhoneticLipsConfig | None = None) -> None:
-        self.config = config or PhoneticLipsConfig()
 
     def jaw_gain(self, phones: Phones, features: AudioFeatures) -> np.ndarray:
         """Per phone, the factor on its jaw target from its loudness (the loudest frame it overlaps)."""

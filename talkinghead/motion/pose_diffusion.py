@@ -11,7 +11,7 @@ from talkinghead.models.pose_diffusion import HEAD_CHANNELS, PoseDiffusion, at_f
 from talkinghead.models.weights import shared_model
 from talkinghead.motion.motion import Motion
 from talkinghead.motion.options import HeadMotion, PoseWeights
-from talkinghead.motion.registry import GeneratorConfig, register
+from talkinghead.motion.registry import Generator, GeneratorConfig, register
 
 
 @dataclass
@@ -23,16 +23,12 @@ class DiffusionPoseConfig(GeneratorConfig, HeadMotion, PoseWeights):
 
 
 @register
-class DiffusionPose:
+class DiffusionPose(Generator):
     """Head motion sampled by a conformer diffusion model from the sound's rhythm and intonation (GoHD)."""
 
     kind: ClassVar[str] = "pose"
     name: ClassVar[str] = "diffusion"
     Config: ClassVar[type] = DiffusionPoseConfig
-    replaces: ClassVar[tuple[str, ...]] = ()
-
-    def __init__(self, config: DiffusionPoseConfig | None = None) -> None:
-        self.config = config or DiffusionPoseConfig()
 
     def generate(self, features: AudioFeatures) -> Motion:
         """Head rotation (degrees) and shift (face widths) for every frame of ``features``."""

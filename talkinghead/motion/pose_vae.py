@@ -14,7 +14,7 @@ from talkinghead.models.pose_vae import BLINK_CHANNELS, VAE_CHANNELS, PoseVAE
 from talkinghead.models.weights import shared_model
 from talkinghead.motion.motion import Motion
 from talkinghead.motion.options import HeadMotion, PoseWeights
-from talkinghead.motion.registry import GeneratorConfig, register
+from talkinghead.motion.registry import Generator, GeneratorConfig, register
 
 
 @dataclass
@@ -24,7 +24,7 @@ class VAEPoseConfig(GeneratorConfig, HeadMotion, PoseWeights):
 
 
 @register
-class VAEPose:
+class VAEPose(Generator):
     """Head motion and blinks sampled from a transformer VAE conditioned on the sound; also sets blink_left and
     blink_right, which replace the expression generator's blinks."""
 
@@ -32,9 +32,6 @@ class VAEPose:
     name: ClassVar[str] = "vae"
     Config: ClassVar[type] = VAEPoseConfig
     replaces: ClassVar[tuple[str, ...]] = BLINK_CHANNELS
-
-    def __init__(self, config: VAEPoseConfig | None = None) -> None:
-        self.config = config or VAEPoseConfig()
 
     def generate(self, features: AudioFeatures) -> Motion:
         """Head rotation (degrees), shift (face widths) and eyelid closure for every frame of ``features``."""

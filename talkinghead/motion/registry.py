@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from talkinghead.audio.features import AudioFeatures
 from talkinghead.motion.motion import Motion
@@ -13,8 +13,13 @@ KINDS = ("lips", "expression", "pose", "gaze")
 _REGISTRY: dict[str, dict[str, type]] = {kind: {} for kind in KINDS}
 
 
-class MotionGenerator(Protocol):
-    """Audio features -> the Motion channels of one kind (lips, expression, pose or gaze).
+@dataclass
+class GeneratorConfig(Seed):
+    """Options every generator shares: the seed."""
+
+
+class Generator:
+    """Audio features -> the Motion channels of one kind (lips, expression, pose or gaze); built from its ``Config``.
 
     ``replaces`` names channels of another kind that it sets instead of that kind's generator (a pose model that also
     samples blinks); any other channel set by two chosen generators is an error.
@@ -22,17 +27,15 @@ class MotionGenerator(Protocol):
 
     kind: ClassVar[str]
     name: ClassVar[str]
-    Config: ClassVar[type]
-    replaces: ClassVar[tuple[str, ...]]
+    Config: ClassVar[type] = GeneratorConfig
+    replaces: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, config: Any = None) -> None: ...
+    def __init__(self, config: Any = None) -> None:
+        self.config = config or self.Config()
 
-    def generate(self, features: AudioFeatures) -> Motion: ...
-
-
-@dataclass
-class GeneratorConfig(Seed):
-    """Options every generator shares: the seed."""
+    def generate(self, features: AudioFeatures) -> Motion:
+        """The channels of this generator's kind for every video frame of ``features``."""
+        raise NotImplementedError
 
 
 def register(cls: type) -> type:
@@ -59,7 +62,7 @@ def generator_class(kind: str, name: str) -> type:
         raise ValueError(f"unknown {kind} generator {name!r}; choose from {', '.join(available(kind))}") from None
 
 
-def create(kind: str, name: str, config: Any = None) -> MotionGenerator:
+def create(kind: str, name: str, config: Any = None) -> Generator:
     """Instantiate the generator ``name`` of ``kind``."""
     return generator_class(kind, name)(config)
 
