@@ -52,9 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         base = next((a for a in typing.get_args(kind) if a is not type(None)), kind)
         default = f.default if f.default is not dataclasses.MISSING else None
         bounds = f.metadata.get("range")
-        limits = f"; {'..'.join(f'{b:g}' for b in bounds)}" if bounds else ""
+        shown = [f"default: {default}"] if default is not None else []
+        shown += [f"{bounds[0]:.10g}..{bounds[1]:.10g}"] if bounds else []
         parser.add_argument(flag, dest=f.name, type=base, default=None, choices=f.metadata.get("choices"),
-                            metavar=f.metadata.get("metavar"), help=f"{help_text} (default: {default}{limits})")
+                            metavar=f.metadata.get("metavar"),
+                            help=f"{help_text} ({'; '.join(shown)})" if shown else help_text)
 
 
 def build(cls: type[T], path: str | Path | None, args: argparse.Namespace | dict[str, Any]) -> T:

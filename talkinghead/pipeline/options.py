@@ -10,8 +10,8 @@ from talkinghead.motion.options import GeneratorOptions, LipsWeights
 from talkinghead.render import registry as renderers
 
 LIPS_HELP = "lip motion generator: phonetic (recognised English phones) or learned (from the sound, any language)"
-RENDERER_HELP = f"renderer that draws the frames: {', '.join(renderers.available())} (warp: the picture's own pixels " \
-                "moved along a face mesh, any face)"
+RENDERER_HELP = (f"renderer that draws the frames, one of: {', '.join(renderers.available())} (warp moves the "
+                 "picture's own pixels along a face mesh, any face)")
 MAX_VIDEO_SIDE = 4096
 
 
