@@ -16,12 +16,27 @@ MAX_VIDEO_SIDE = 4096
 
 
 @dataclass
-class MotionConfig(GeneratorOptions):
+class Speech(Checked):
+    transcript: str | None = option(None, "what is said, for forced alignment of the phones (English)", metavar="TEXT")
+    lips: str = option("phonetic", LIPS_HELP)
+
+
+@dataclass
+class FaceChoice(Checked):
+    face_index: int = option(0, "which face, when there are several (0 = the largest)", range=(0, 99))
+
+
+@dataclass
+class VideoOutput(Checked):
+    renderer: str = option("warp", RENDERER_HELP)
+    crf: int = option(20, "H.264 quality (lower is better, 18-28 typical)", range=(0, 51))
+
+
+@dataclass
+class MotionConfig(GeneratorOptions, Speech):
     """How speech becomes motion: the generator of each kind of channel, and the options they read."""
 
     fps: float = option(25.0, "video frames per second", range=(1, 120))
-    transcript: str | None = option(None, "what is said, for forced alignment of the phones (English)", metavar="TEXT")
-    lips: str = option("phonetic", LIPS_HELP)
     expression_model: str = option("natural", "blink and brow generator: natural (rules) or learned (sampled "
                                    "recurrent network)")
     pose: str = option("prosody", "head motion generator: prosody (rules), diffusion or vae (learned; vae also "
@@ -34,29 +49,21 @@ class MotionConfig(GeneratorOptions):
 
 
 @dataclass
-class AnimateConfig(MotionConfig):
+class AnimateConfig(MotionConfig, FaceChoice, VideoOutput):
     """How motion becomes video."""
 
-    renderer: str = option("warp", RENDERER_HELP)
     size: int = option(512, "side of the face-centred square output, in pixels", range=(64, 4096))
     full_frame: bool = option(False, "keep the whole picture instead of a face-centred square crop")
-    face_index: int = option(0, "which face to animate when there are several (0 = largest)", range=(0, 99))
-    crf: int = option(20, "H.264 quality (lower is better, 18-28 typical)", range=(0, 51))
 
 
 @dataclass
-class DubConfig(LipsWeights):
+class DubConfig(LipsWeights, Speech, FaceChoice, VideoOutput):
     """How a video's mouth is re-synced to new speech."""
 
-    transcript: str | None = option(None, "what is said, for forced alignment of the phones (English)", metavar="TEXT")
-    lips: str = option("phonetic", LIPS_HELP)
-    renderer: str = option("warp", RENDERER_HELP)
     mouth_scale: float = option(1.0, "how wide the mouth opens (1 = as animate opens it)", range=(0, 3))
     trim: bool = option(False, "end the video with the speech when the speech is shorter")
     loop: bool = option(False, "cover longer speech by looping the video instead of playing it back and forth")
-    face_index: int = option(0, "which face to dub when there are several (0 = largest)", range=(0, 99))
     work_size: int = option(512, "the face region is processed at most this many pixels across", range=(64, 2048))
-    crf: int = option(20, "H.264 quality (lower is better, 18-28 typical)", range=(0, 51))
 
     def generators(self) -> dict[str, str]:
         """Generator kind -> the name chosen for it: dub makes only the lips."""
@@ -64,7 +71,5 @@ class DubConfig(LipsWeights):
 
 
 @dataclass
-class TrackConfig(Checked):
+class TrackConfig(FaceChoice):
     """Which face of a video is tracked into a Motion."""
-
-    face_index: int = option(0, "which face to track when there are several (0 = largest)", range=(0, 99))
