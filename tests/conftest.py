@@ -1,6 +1,12 @@
-"""Shared fixtures of the end-to-end tests: real media, a CLI runner that captures what a user sees, shared renders.
+"""Shared fixtures of the end-to-end tests: shipped and real media, a CLI runner that captures what a user sees,
+shared renders.
 
-Renders that several tests inspect are made once per session (3 s GRID clip, 6 s of silence, 256 px) so that the
+Most tests run on media that ship with the repository (``examples/`` and ``tests/media/``, see its README): two 3 s
+clips in the manner of the GRID corpus, rendered by ``scripts/make_test_media.py`` from public-domain portraits and
+synthetic speech, whose motion is known exactly. A few tests measure behaviour on real footage; they read the
+research media in ``../shared/data`` (not part of the repository) and skip cleanly without it.
+
+Renders that several tests inspect are made once per session (3 s clip, 6 s of silence, 256 px) so that the
 whole end-to-end suite stays within a few minutes on two CPU cores.
 """
 
@@ -12,21 +18,68 @@ import json
 import os
 import sys
 import tempfile
+import time
 import wave
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+MEDIA = Path(__file__).resolve().parent / "media"
+EXAMPLES = ROOT / "examples"
+PORTRAIT = EXAMPLES / "portrait.jpg"  # Grace Hopper: colour photo, 512x600, glasses
+SPEECH = EXAMPLES / "speech.wav"  # 7.75 s of synthetic speech; its text in speech.txt
+COLLINS = MEDIA / "collins.jpg"  # Eileen Collins: colour photo, 400x320, no glasses
+
+DATA = ROOT / ".." / "shared" / "data"  # real research media, absent from a fresh clone
 GRID_CLIP = DATA / "lipnet-grid" / "bbaf2n.mpg"
 GRID_TRANSCRIPT = "bin blue at f two now"  # GRID names encode the sentence: b-b-a-f-2-n
-PHOTO = DATA / "sadtalker" / "happy.png"  # frontal colour photo, 256x256
 FPS = 25.0
 SIZE = 256
 VOWELS = {"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"}
 BILABIALS = {"M", "B", "P"}
+
+
+class Clip:
+    """A shipped talking clip (360x288, 25 fps, 3 s, AAC speech) and the Motion it was rendered from."""
+
+    def __init__(self, video: Path) -> None:
+        self.video = video
+
+    @cached_property
+    def motion(self):  # noqa: ANN201 - talkinghead Motion
+        """The Motion the clip was rendered from: what its face really does, frame by frame."""
+        from talkinghead.motion.motion import Motion
+
+        return Motion.load(self.video.with_suffix(".motion.json"))
+
+    @property
+    def text(self) -> str:
+        return self.motion.meta["text"]
+
+    @property
+    def phones(self) -> list:
+        """The sentence's phones as its lips were built from (forced alignment to the known words)."""
+        return self.motion.meta["phones"]
+
+    @property
+    def blinks(self) -> list[tuple[int, int]]:
+        """[start, end) frames of each blink."""
+        return [tuple(b) for b in self.motion.meta["blinks"]]
+
+    @property
+    def speech(self) -> tuple[float, float]:
+        """Seconds where the sentence starts and ends."""
+        return tuple(self.motion.meta["speech"])
+
+    n_frames, width, height = 75, 360, 288
+
+
+CLIP = Clip(MEDIA / "hopper_bin_blue.mp4")  # Grace Hopper, "bin blue at f two now": stands in for GRID's bbaf2n
+OTHER_CLIP = Clip(MEDIA / "collins_lay_red.mp4")  # Eileen Collins, "lay red with p nine again", another voice
 
 
 def need(*paths: Path) -> None:
@@ -203,6 +256,7 @@ class Render:
     audio: Path
     output: Path
     run: CliRun
+    elapsed: float = 0.0  # seconds the command took, timed around it
 
 
 # session-wide inputs and renders -----------------------------------------------------------------------------------
@@ -214,23 +268,96 @@ def media_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("media")
 
 
+def transcode_to_mpg(source: Path, output: Path) -> Path:
+    """``source`` as GRID distributes its clips: MPEG-1 video and MP2 sound (44.1 kHz stereo) in an MPEG-PS file."""
+    import av
+
+    with av.open(str(source)) as inp, av.open(str(output), "w", format="mpeg") as out:
+        vin = inp.streams.video[0]
+        video = out.add_stream("mpeg1video", rate=int(round(float(vin.average_rate))))
+        video.width, video.height, video.pix_fmt = vin.codec_context.width, vin.codec_context.height, "yuv420p"
+        video.bit_rate = 1_500_000
+        sound = out.add_stream("mp2", rate=44100, layout="stereo")  # every stream before the first packet
+        sound.bit_rate = 128_000
+        for frame in inp.decode(vin):
+            rgb = frame.to_ndarray(format="rgb24")
+            for packet in video.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                out.mux(packet)
+        for packet in video.encode(None):
+            out.mux(packet)
+        inp.seek(0)
+        resampler = av.AudioResampler(format="s16", layout="stereo", rate=44100, frame_size=1152)
+        for frame in [*inp.decode(inp.streams.audio[0]), None]:
+            if frame is not None:
+                frame.pts = None
+            for chunk in resampler.resample(frame):
+                for packet in sound.encode(chunk):
+                    out.mux(packet)
+        for packet in sound.encode(None):
+            out.mux(packet)
+    return output
+
+
 @pytest.fixture(scope="session")
-def grid_portrait(media_dir) -> Path:
-    """The GRID speaker's first video frame, saved as a png portrait."""
-    need(GRID_CLIP)
+def clip_mpg(media_dir) -> Path:
+    """The shipped clip as an MPEG-1/MP2 .mpg, the container and codecs of the GRID corpus."""
+    return transcode_to_mpg(CLIP.video, media_dir / "hopper_bin_blue.mpg")
+
+
+def first_frame(video: Path, png: Path) -> Path:
     from talkinghead.io.video import read_frames
 
-    return save_rgb(media_dir / "grid_first_frame.png", next(iter(read_frames(GRID_CLIP))))
+    return save_rgb(png, next(iter(read_frames(video))))
+
+
+@pytest.fixture(scope="session")
+def clip_portrait(media_dir) -> Path:
+    """The shipped clip's first video frame, saved as a png portrait."""
+    return first_frame(CLIP.video, media_dir / "clip_first_frame.png")
+
+
+def render_with_own_speech(output: Path, portrait: Path, speech: Path) -> Render:
+    start = time.perf_counter()
+    run = run_cli("animate", "--image", portrait, "--audio", speech, "-o", output,
+                  "--size", SIZE, "--seed", 3, "--json", "--quiet")
+    elapsed = time.perf_counter() - start
+    assert run.code == 0, run.stderr
+    return Render(portrait, speech, output, run, elapsed)
+
+
+@pytest.fixture(scope="session")
+def clip_render(tmp_path_factory, clip_portrait, clip_mpg) -> Render:
+    """The clip's first frame animated with the clip's own speech (its .mpg given as audio) by the CLI."""
+    return render_with_own_speech(tmp_path_factory.mktemp("clip") / "clip.mp4", clip_portrait, clip_mpg)
+
+
+@pytest.fixture(scope="session")
+def clip_render_track(clip_render):
+    """FaceMesh track of the rendered video."""
+    from talkinghead.face.track import track_video
+
+    return track_video(clip_render.output)
+
+
+@pytest.fixture(scope="session")
+def clip_track():
+    """FaceMesh track of the shipped clip itself."""
+    from talkinghead.face.track import track_video
+
+    return track_video(CLIP.video)
+
+
+@pytest.fixture(scope="session")
+def grid_portrait(media_dir) -> Path:
+    """The GRID speaker's first video frame, saved as a png portrait (real media)."""
+    need(GRID_CLIP)
+    return first_frame(GRID_CLIP, media_dir / "grid_first_frame.png")
 
 
 @pytest.fixture(scope="session")
 def grid_render(tmp_path_factory, grid_portrait) -> Render:
     """The GRID speaker's first frame animated with the clip's own speech (the .mpg given as audio) by the CLI."""
-    output = tmp_path_factory.mktemp("grid") / "bbaf2n.mp4"
-    run = run_cli("animate", "--image", grid_portrait, "--audio", GRID_CLIP, "-o", output,
-                  "--size", SIZE, "--seed", 3, "--json", "--quiet")
-    assert run.code == 0, run.stderr
-    return Render(grid_portrait, GRID_CLIP, output, run)
+    return render_with_own_speech(tmp_path_factory.mktemp("grid") / "bbaf2n.mp4", grid_portrait, GRID_CLIP)
 
 
 @pytest.fixture(scope="session")
@@ -259,8 +386,7 @@ def silence_wav(media_dir) -> Path:
 @pytest.fixture(scope="session")
 def silent_render(tmp_path_factory, silence_wav) -> Render:
     """A photo animated with 6 s of silence."""
-    need(PHOTO)
     output = tmp_path_factory.mktemp("silent") / "silent.mp4"
-    run = run_cli("animate", "--image", PHOTO, "--audio", silence_wav, "-o", output, "--size", SIZE, "--quiet")
+    run = run_cli("animate", "--image", COLLINS, "--audio", silence_wav, "-o", output, "--size", SIZE, "--quiet")
     assert run.code == 0, run.stderr
-    return Render(PHOTO, silence_wav, output, run)
+    return Render(COLLINS, silence_wav, output, run)

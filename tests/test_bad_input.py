@@ -11,13 +11,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import (DATA, GRID_CLIP, PHOTO, CliRun, assert_fails_cleanly, assert_plays, need, read_rgb, run_cli,
+from conftest import (CLIP, COLLINS, PORTRAIT, SPEECH, CliRun, assert_fails_cleanly, assert_plays, read_rgb, run_cli,
                       save_rgb, write_wav)
 
 pytestmark = pytest.mark.slow
-DALI = DATA / "makeittalk" / "dali.jpg"  # black-and-white photo
-BIG_SOURCE = DATA / "liveportrait" / "s1.jpg"  # 1145x1145 colour photo, 98 kB
-M4A = DATA / "dreamtalk" / "acknowledgement_english.m4a"
+PHOTO = COLLINS  # colour photo, 400x320
+SOUND = CLIP.video  # 3 s of speech, the sound track of an mp4
+BIG_SOURCE = PORTRAIT  # 512x600 colour photo, 61 kB
 
 
 @pytest.fixture
@@ -68,10 +68,9 @@ def _write(path: Path, data: bytes) -> Path:
 
 @pytest.mark.parametrize("case", sorted(BAD_IMAGES))
 def test_bad_image(case, folders):
-    need(PHOTO, GRID_CLIP, BIG_SOURCE)
     inputs, out = folders
     image = BAD_IMAGES[case](inputs)
-    line = assert_fails_cleanly(animate(image, GRID_CLIP, out / "video.mp4"), image, out)
+    line = assert_fails_cleanly(animate(image, SOUND, out / "video.mp4"), image, out)
     if case in ("no_face", "face_too_small"):
         assert "face" in line
 
@@ -87,43 +86,38 @@ BAD_AUDIO = {
 
 @pytest.mark.parametrize("case", sorted(BAD_AUDIO))
 def test_bad_audio(case, folders):
-    need(PHOTO)
     inputs, out = folders
     audio = BAD_AUDIO[case](inputs)
     assert_fails_cleanly(animate(PHOTO, audio, out / "video.mp4"), audio, out)
 
 
 def test_output_folder_that_does_not_exist(tmp_path):
-    need(PHOTO, GRID_CLIP)
     output = tmp_path / "no" / "such" / "folder" / "video.mp4"
-    assert_fails_cleanly(animate(PHOTO, GRID_CLIP, output), output, tmp_path / "no")
+    assert_fails_cleanly(animate(PHOTO, SOUND, output), output, tmp_path / "no")
 
 
 def test_output_inside_a_file(folders):
-    need(PHOTO, GRID_CLIP)
     _, out = folders
     (out / "notes.txt").write_text("not a folder")
     output = out / "notes.txt" / "video.mp4"
-    run = animate(PHOTO, GRID_CLIP, output, "--size", 128)
+    run = animate(PHOTO, SOUND, output, "--size", 128)
     (out / "notes.txt").unlink()
     assert_fails_cleanly(run, output, out)
 
 
 def test_output_that_is_a_folder(folders):
-    need(PHOTO, GRID_CLIP)
     _, out = folders
     output = out / "video.mp4"
     output.mkdir()
-    run = animate(PHOTO, GRID_CLIP, output, "--size", 128)
+    run = animate(PHOTO, SOUND, output, "--size", 128)
     output.rmdir()
     assert_fails_cleanly(run, output, out)
 
 
 @pytest.mark.parametrize("name", ["video.avi", "video.gif", "video"])
 def test_output_that_is_not_mp4(name, folders):
-    need(PHOTO, GRID_CLIP)
     _, out = folders
-    assert_fails_cleanly(animate(PHOTO, GRID_CLIP, out / name, "--size", 128), out / name, out)
+    assert_fails_cleanly(animate(PHOTO, SOUND, out / name, "--size", 128), out / name, out)
 
 
 IMPOSSIBLE_OPTIONS = {  # options, and the word the error line must contain
@@ -138,10 +132,9 @@ IMPOSSIBLE_OPTIONS = {  # options, and the word the error line must contain
 @pytest.mark.parametrize("case", sorted(IMPOSSIBLE_OPTIONS))
 def test_impossible_option(case, folders):
     """An impossible option value gets one clear line naming the option, like a bad file does."""
-    need(PHOTO, GRID_CLIP)
     _, out = folders
     options, word = IMPOSSIBLE_OPTIONS[case]
-    run = animate(PHOTO, GRID_CLIP, out / "video.mp4", *options)
+    run = animate(PHOTO, SOUND, out / "video.mp4", *options)
     assert run.code != 0
     assert len(run.stderr.splitlines()) == 1 and run.stderr.startswith("talkinghead: error:"), run.stderr
     assert word in run.stderr, run.stderr
@@ -149,11 +142,10 @@ def test_impossible_option(case, folders):
 
 
 def test_config_file_with_a_wrong_type(folders):
-    need(PHOTO, GRID_CLIP)
     inputs, out = folders
     config = inputs / "options.yaml"
     config.write_text("size: large\n")
-    assert_fails_cleanly(animate(PHOTO, GRID_CLIP, out / "video.mp4", "--config", config), config, out)
+    assert_fails_cleanly(animate(PHOTO, SOUND, out / "video.mp4", "--config", config), config, out)
 
 
 # unusual but valid input: a video ----------------------------------------------------------------------------------
@@ -170,14 +162,13 @@ def test_silent_audio(silent_render):
     assert_renders(silent_render.run, silent_render.output, silent_render.audio)
 
 
-def test_video_file_as_audio(grid_render):
-    """A GRID .mpg (MPEG-1 video + MP2 audio) given as --audio: its sound track is used."""
-    assert grid_render.audio.suffix == ".mpg"
-    assert_renders(grid_render.run, grid_render.output, grid_render.audio)
+def test_video_file_as_audio(clip_render):
+    """An .mpg as GRID distributes them (MPEG-1 video + MP2 audio) given as --audio: its sound track is used."""
+    assert clip_render.audio.suffix == ".mpg"
+    assert_renders(clip_render.run, clip_render.output, clip_render.audio)
 
 
 def test_25_ms_of_audio(tmp_path):
-    need(PHOTO)
     audio = write_wav(tmp_path / "blip.wav", 0.2 * np.sin(np.arange(400) * 2 * np.pi * 200 / 16000))
     (tmp_path / "out").mkdir()
     output = tmp_path / "out" / "blip.mp4"
@@ -185,22 +176,43 @@ def test_25_ms_of_audio(tmp_path):
     assert_renders(run, output, audio)
 
 
+def write_m4a(path: Path, wav: Path) -> Path:
+    """``wav`` (16-bit mono) as AAC in an .m4a, as phones record voice memos."""
+    import wave
+
+    import av
+
+    with wave.open(str(wav)) as w:
+        rate, pcm = w.getframerate(), np.frombuffer(w.readframes(w.getnframes()), np.int16)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=rate, layout="mono")
+        for start in range(0, len(pcm), 1024):
+            frame = av.AudioFrame.from_ndarray(pcm[None, start:start + 1024].copy(), format="s16", layout="mono")
+            frame.rate = rate
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
 def test_m4a_audio(tmp_path):
-    need(PHOTO, M4A)
-    output = tmp_path / "speech.mp4"
-    assert_renders(animate(PHOTO, M4A, output, "--size", 128, "--quiet"), output, M4A)
+    m4a = write_m4a(tmp_path / "memo.m4a", SPEECH)
+    (tmp_path / "out").mkdir()
+    output = tmp_path / "out" / "speech.mp4"
+    assert_renders(animate(PHOTO, m4a, output, "--size", 128, "--quiet"), output, m4a)
+    assert assert_plays(output, m4a).audio_seconds > 7.7  # all 7.75 s of the memo (AAC adds its priming)
 
 
 def test_phone_photo_with_exif_orientation_stays_upright(tmp_path):
     """A JPEG stored sideways with EXIF orientation 6 (as phones write them) is animated the way viewers show it."""
-    need(BIG_SOURCE, GRID_CLIP)
     Image = pytest.importorskip("PIL.Image")
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90 degrees clockwise to display
     Image.open(BIG_SOURCE).transpose(Image.Transpose.ROTATE_90).save(tmp_path / "phone.jpg", exif=exif.tobytes())
     (tmp_path / "out").mkdir()
     output = tmp_path / "out" / "phone.mp4"
-    assert_renders(animate(tmp_path / "phone.jpg", GRID_CLIP, output, "--size", 128, "--quiet"), output, GRID_CLIP)
+    assert_renders(animate(tmp_path / "phone.jpg", SOUND, output, "--size", 128, "--quiet"), output, SOUND)
     from talkinghead.face.landmarks import FaceMesh
     from talkinghead.face.regions import CHIN, FOREHEAD, eye_distance
     from talkinghead.io.video import read_frames
@@ -214,18 +226,17 @@ def test_phone_photo_with_exif_orientation_stays_upright(tmp_path):
 @pytest.fixture(scope="module")
 def big_render(tmp_path_factory):
     """A 4000x4000 photo (upscaled portrait), animated quietly."""
-    need(BIG_SOURCE, GRID_CLIP)
     folder = tmp_path_factory.mktemp("big")
     image = save_rgb(folder / "big.jpg", cv2.resize(read_rgb(BIG_SOURCE), (4000, 4000), interpolation=cv2.INTER_CUBIC),
                      (cv2.IMWRITE_JPEG_QUALITY, 90))
     (folder / "out").mkdir()
     output = folder / "out" / "big.mp4"
-    return animate(image, GRID_CLIP, output, "--size", 128, "--quiet"), output
+    return animate(image, SOUND, output, "--size", 128, "--quiet"), output
 
 
 def test_4000px_image(big_render):
     run, output = big_render
-    assert_renders(run, output, GRID_CLIP)
+    assert_renders(run, output, SOUND)
 
 
 def test_4000px_image_quiet_means_quiet(big_render):
@@ -239,11 +250,12 @@ def test_4000px_image_quiet_means_quiet(big_render):
 @pytest.fixture(scope="module")
 def two_faces(tmp_path_factory) -> Path:
     """A colour portrait (larger, left) beside a black-and-white one (smaller, right)."""
-    need(PHOTO, DALI)
-    colour = cv2.resize(read_rgb(PHOTO), (384, 384), interpolation=cv2.INTER_CUBIC)
+    colour = cv2.resize(read_rgb(PORTRAIT)[60:460, 56:456], (384, 384), interpolation=cv2.INTER_AREA)  # face 197 px
+    head = cv2.resize(read_rgb(COLLINS)[10:230, 85:305], (256, 256), interpolation=cv2.INTER_AREA)  # face 124 px
+    grey = cv2.cvtColor(cv2.cvtColor(head, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
     canvas = np.full((384, 384 + 64 + 256, 3), 255, np.uint8)
     canvas[:, :384] = colour
-    canvas[64:320, 384 + 64:] = read_rgb(DALI)
+    canvas[64:320, 384 + 64:] = grey
     return save_rgb(tmp_path_factory.mktemp("two") / "two_faces.png", canvas)
 
 
@@ -256,21 +268,19 @@ def colourfulness(video: Path) -> float:
 
 
 def test_two_faces_animates_the_largest_or_the_chosen_one(two_faces, tmp_path):
-    need(GRID_CLIP)
     (tmp_path / "largest").mkdir()
     (tmp_path / "second").mkdir()
     largest, second = tmp_path / "largest" / "video.mp4", tmp_path / "second" / "video.mp4"
-    assert_renders(animate(two_faces, GRID_CLIP, largest, "--size", 128, "--quiet"), largest, GRID_CLIP)
-    run = animate(two_faces, GRID_CLIP, second, "--size", 128, "--quiet", "--face-index", 1)
-    assert_renders(run, second, GRID_CLIP)
+    assert_renders(animate(two_faces, SOUND, largest, "--size", 128, "--quiet"), largest, SOUND)
+    run = animate(two_faces, SOUND, second, "--size", 128, "--quiet", "--face-index", 1)
+    assert_renders(run, second, SOUND)
     assert colourfulness(largest) > 8, "the default should animate the larger, colour face"
     assert colourfulness(second) < 3, "--face-index 1 should animate the smaller, black-and-white face"
 
 
 def test_face_index_beyond_the_faces_found(two_faces, folders):
-    need(GRID_CLIP)
     _, out = folders
-    line = assert_fails_cleanly(animate(two_faces, GRID_CLIP, out / "video.mp4", "--face-index", 5), two_faces, out)
+    line = assert_fails_cleanly(animate(two_faces, SOUND, out / "video.mp4", "--face-index", 5), two_faces, out)
     assert "face" in line
 
 
@@ -279,9 +289,8 @@ def test_face_index_beyond_the_faces_found(two_faces, folders):
 
 @pytest.mark.parametrize("case", ["missing_audio", "text_as_audio", "not_json_or_csv", "no_such_folder"])
 def test_motion_command_bad_input(case, folders):
-    need(GRID_CLIP)
     inputs, out = folders
-    audio, output = GRID_CLIP, out / "motion.json"
+    audio, output = SOUND, out / "motion.json"
     if case == "missing_audio":
         audio = inputs / "nothing.wav"
     elif case == "text_as_audio":

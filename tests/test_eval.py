@@ -1,4 +1,4 @@
-"""``talkinghead eval``: metrics checked on cases whose right answer is known, on real and rendered video."""
+"""``talkinghead eval``: metrics checked on cases whose right answer is known, on recorded and rendered video."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import DATA, GRID_CLIP, need, run_cli
+from conftest import CLIP, COLLINS, PORTRAIT, run_cli
 from talkinghead.eval.evaluate import pair_inputs
 from talkinghead.eval.lipsync import best_lag
 from talkinghead.eval.naturalness import sequence_ssim
@@ -19,7 +19,6 @@ from talkinghead.io.video import Mp4Writer, read_frames
 from talkinghead.motion import Motion
 from talkinghead.render.warp import WarpRenderer
 
-PORTRAIT = Path(__file__).resolve().parents[1] / "examples" / "portrait.jpg"
 
 
 def write_video(path: Path, frames: list[np.ndarray], fps: float = 25.0) -> Path:
@@ -37,31 +36,29 @@ def evaluate(*argv: object) -> dict:
 
 
 @pytest.fixture(scope="module")
-def grid_frames() -> list[np.ndarray]:
-    need(GRID_CLIP)
-    return list(read_frames(GRID_CLIP))
+def clip_frames() -> list[np.ndarray]:
+    return list(read_frames(CLIP.video))
 
 
 def test_a_video_against_itself_is_perfect(tmp_path):
-    need(GRID_CLIP)
-    summary = evaluate(GRID_CLIP, "--reference", GRID_CLIP, "--save", tmp_path / "res")
+    summary = evaluate(CLIP.video, "--reference", CLIP.video, "--save", tmp_path / "res")
     m = summary["clips"][0]["metrics"]
     assert m["lipsync_r"] == pytest.approx(1.0)
     assert (m["lag_frames"], m["lag_ms"], m["lmd"]) == (0, 0, 0)
     assert m["psnr"] == 100 and m["ssim"] == pytest.approx(1.0)
     assert m["pose_ssim"] == pytest.approx(1.0) and m["eyebrow_ssim"] == pytest.approx(1.0)
-    assert m["blink_rate"] == m["blink_rate_ref"]
+    assert m["blink_rate"] == m["blink_rate_ref"] == pytest.approx(len(CLIP.blinks) * 60 / 3.0)  # 2 in 3 s
     saved = load_results(tmp_path / "res")[0]
     np.testing.assert_array_equal(saved.series["mouth"], saved.series["mouth_ref"])
     assert saved.series["strip"].shape[0] == 6 and saved.series["strip"].dtype == np.uint8
 
 
 @pytest.mark.parametrize("k", [3, -2])
-def test_a_shifted_copy_gives_its_lag(tmp_path, grid_frames, k):
+def test_a_shifted_copy_gives_its_lag(tmp_path, clip_frames, k):
     """Delaying the picture by k frames (k < 0: advancing it) is read back as lag k."""
-    frames = [grid_frames[0]] * k + grid_frames if k > 0 else grid_frames[-k:]
+    frames = [clip_frames[0]] * k + clip_frames if k > 0 else clip_frames[-k:]
     shifted = write_video(tmp_path / "shifted.mp4", frames)
-    m = evaluate(shifted, "--reference", GRID_CLIP)["clips"][0]["metrics"]
+    m = evaluate(shifted, "--reference", CLIP.video)["clips"][0]["metrics"]
     assert m["lag_frames"] == k and m["lag_ms"] == pytest.approx(k * 40)
     assert m["lipsync_r"] > 0.95
     assert m["lmd"] < 0.01  # eye widths: the same lips once re-aligned
@@ -124,8 +121,7 @@ def test_folders_are_matched_by_name(tmp_path):
 
 def test_identity_distance_tells_the_source_from_another_face(tmp_path):
     """The rendered face is closer to its own portrait than to another person's."""
-    own, other = DATA / "sadtalker" / "happy.png", DATA / "sadtalker" / "people_0.png"
-    need(own, other)
+    own, other = COLLINS, PORTRAIT
     motion = Motion(25, {"jaw_open": 0.5 + 0.5 * np.sin(np.arange(50) / 3), "head_yaw": 4 * np.sin(np.arange(50) / 8)})
     video = write_video(tmp_path / "happy.mp4", list(WarpRenderer().render(load_portrait(own, 256), motion)))
     same = evaluate(video, "--source", own)["clips"][0]["metrics"]["geometry"]
@@ -133,12 +129,12 @@ def test_identity_distance_tells_the_source_from_another_face(tmp_path):
     assert same < 0.75 * different  # FaceMesh couples its outline to the jaw: a weak but real signal
 
 
-def test_folder_evaluation_prints_a_table_and_saves_results(tmp_path, grid_frames):
+def test_folder_evaluation_prints_a_table_and_saves_results(tmp_path, clip_frames):
     gen = tmp_path / "gen"
     gen.mkdir()
-    write_video(gen / "bbaf2n.mp4", grid_frames[:50])
-    write_video(gen / "late.mp4", [grid_frames[0]] * 2 + grid_frames[:48])
-    run = run_cli("eval", gen, "--reference", GRID_CLIP, "--save", tmp_path / "res", "--quiet")
+    write_video(gen / "bbaf2n.mp4", clip_frames[:50])
+    write_video(gen / "late.mp4", [clip_frames[0]] * 2 + clip_frames[:48])
+    run = run_cli("eval", gen, "--reference", CLIP.video, "--save", tmp_path / "res", "--quiet")
     assert run.code == 0, run.stderr
     lines = run.stdout.strip().splitlines()
     assert lines[0].startswith("| clip | lipsync_r | lag_ms")
@@ -164,11 +160,10 @@ def test_a_video_without_a_face_is_an_error(tmp_path):
 
 
 def test_eval_then_report_from_the_command_line(tmp_path):
-    need(GRID_CLIP)
-    assert run_cli("eval", GRID_CLIP, "--reference", GRID_CLIP, "--save", tmp_path / "res", "--quiet").code == 0
+    assert run_cli("eval", CLIP.video, "--reference", CLIP.video, "--save", tmp_path / "res", "--quiet").code == 0
     run = run_cli("report", tmp_path / "res", "-o", tmp_path / "report.html", "--quiet")
     assert run.code == 0, run.stderr
     page = (tmp_path / "report.html").read_text()
-    assert "bbaf2n" in page and page.count("data:image/png;base64,") == 4  # mouth, frames, blinks, pose
+    assert CLIP.video.stem in page and page.count("data:image/png;base64,") == 4  # mouth, frames, blinks, pose
     bad = run_cli("report", tmp_path / "res", "-o", tmp_path / "report.pdf", "--quiet")
     assert bad.code == 1 and "unsupported report format" in bad.stderr and not (tmp_path / "report.pdf").exists()

@@ -25,6 +25,7 @@ from talkinghead.motion.motion import Motion
 from talkinghead.models.weights import ASSETS, load_model
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "speech.wav"
+OPEN_VOWELS = {"AA", "AE", "AO", "AH", "AW", "AY", "EH", "OW"}
 TINY_LIPS = {"channels": 32, "dilations": "1,2,4", "lr": 3e-3, "frames": 40, "batch_size": 8, "micro_batch": 8,
              "checkpoint_every": 1000, "spec_augment": False}
 
@@ -75,12 +76,11 @@ def test_corpus_labels_shut_the_lips_on_bilabials_and_open_them_on_vowels(corpus
         assert abs(len(mel) / 100 - motion.duration) < 0.06
         assert np.load(clip / "phones.npy").shape == (len(mel), 42)
         jaw = motion["jaw_open"]
-        for start, end, phone in motion.meta["phones"]:
-            middle = int((start + end) / 2 * 25)
-            if phone in {"M", "B", "P"} and end - start > 0.05:
-                assert jaw[middle] < 0.05
-        vowels = [int((s + e) / 2 * 25) for s, e, p in motion.meta["phones"] if p in {"AA", "AE", "AO"}]
-        assert not vowels or jaw[vowels].mean() > 0.3
+        closures = [int((s + e) / 2 * 25) for s, e, p in motion.meta["phones"] if p in {"M", "B", "P"}]
+        vowels = [int((s + e) / 2 * 25) for s, e, p in motion.meta["phones"] if p in OPEN_VOWELS]
+        assert len(closures) >= 1 and len(vowels) >= 3, (clip.name, motion.meta["phones"])  # every clip has both
+        assert jaw[closures].max() < 0.05  # shut in the middle of every m, b and p
+        assert jaw[vowels].mean() > 0.3  # measured: 0.35-0.52 per clip
 
 
 def test_a_festival_failure_falls_back_to_espeak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,8 +1,8 @@
 """Learned head pose: the conformer diffusion model and the pose/blink VAE, their training and their generators.
 
 Tiny models are trained on a few clip folders written here (speech-like synthetic sound with head motion that
-follows it, or real GRID videos tracked by FaceMesh when the shared media are there); the generators of the
-shipped weights are tested when ``talkinghead/assets/pose_diffusion.pt`` / ``pose_vae.pt`` exist.
+follows it, or the shipped talking clips tracked by FaceMesh); the generators of the shipped weights are tested
+when ``talkinghead/assets/pose_diffusion.pt`` / ``pose_vae.pt`` exist.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from talkinghead.train.clips import MotionWindows
 from talkinghead.train.pose import PoseTrainConfig, PoseVAETrainConfig, augment, train_pose, train_pose_vae
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-GRID = DATA / "lipnet-grid"
+MEDIA = Path(__file__).resolve().parent / "media"
+CLIPS = (MEDIA / "hopper_bin_blue.mp4", MEDIA / "collins_lay_red.mp4")  # shipped talking clips, 3 s each
 RATE = 16000
 FPS = 25.0
 TINY = dict(dim=32, layers=2, heads=2, frames=32, prev=8, dropout=0.0, batch_size=8, micro_batch=8, lr=2e-3,
@@ -285,22 +286,30 @@ def test_mirroring_flips_sideways_channels_and_swaps_the_eyes() -> None:
     assert torch.allclose(ratio, ratio[..., :1])  # one scale per window and channel
 
 
-@pytest.mark.skipif(not GRID.is_dir(), reason="shared media not available")
-def test_training_on_tracked_real_clips(tmp_path) -> None:
+def test_training_on_tracked_clips(tmp_path) -> None:
+    """The shipped talking clips tracked by FaceMesh into clip folders: both models learn from them (their losses
+    fall within 80 steps; measured: diffusion 1.09 -> 0.46, VAE l1 0.64 -> 0.45), and the head's spread the
+    diffusion model normalises by is the rendered head's, in degrees and face widths."""
     from talkinghead.face.track import track_video
     from talkinghead.motion.tracked import motion_from_track
 
-    for video in sorted(GRID.glob("*.mpg"))[:2]:
+    for video in CLIPS:
         motion = motion_from_track(track_video(video), str(video))
         audio = load_audio(video)
         write_clip(tmp_path / "clips" / video.stem, audio, motion.resized(audio.n_frames(FPS)))
-    config = dict(TINY, frames=48, prev=8, steps=3)
+    config = dict(TINY, frames=48, prev=8, steps=80, checkpoint_every=100)
     summary = train_pose(tmp_path / "clips", tmp_path / "pose.pt", PoseTrainConfig(**config))
-    assert summary["clips"] == 2 and np.isfinite(summary["loss"])
+    assert summary["clips"] == 2
+    loss = losses(tmp_path / "pose.pt")
+    assert loss[-10:].mean() < 0.7 * loss[:10].mean(), loss
     std = [float(v) for v in summary["std"].split(",")]
-    assert 0.1 < std[0] < 20 and 0.001 < std[3] < 0.3  # degrees and face widths of a real head
-    summary = train_pose_vae(tmp_path / "clips", tmp_path / "vae.pt", PoseVAETrainConfig(**config))
-    assert np.isfinite(summary["loss"])
+    truth = [Motion.load(v.with_suffix(".motion.json"))["head_yaw"] for v in CLIPS]
+    rendered = np.std(np.concatenate([y - np.median(y) for y in truth]))  # tracking measures from the median pose
+    assert 0.5 * rendered < std[0] < 2 * rendered, (std, rendered)  # yaw, degrees
+    assert 0.1 < std[0] < 20 and 0.001 < std[3] < 0.3  # degrees and face widths of a head
+    train_pose_vae(tmp_path / "clips", tmp_path / "vae.pt", PoseVAETrainConfig(**config))
+    l1 = losses(tmp_path / "vae.pt", "l1")
+    assert l1[-10:].mean() < 0.85 * l1[:10].mean(), l1
 
 
 # shipped weights ---------------------------------------------------------------------------------------------------

@@ -16,25 +16,19 @@ from talkinghead.eval import report
 from talkinghead.eval.report import write_report
 from talkinghead.eval.results import ClipResult, save_results
 
-GRID_CLIP = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "lipnet-grid" / "bbaf2n.mpg"
+CLIP = Path(__file__).resolve().parent / "media" / "hopper_bin_blue.mp4"
 FPS, T = 25.0, 150
 STRIP_AT = np.array([10, 35, 60, 85, 110, 135])
 NUMBER = re.compile(r"^(–|[+-]?\d+(\.\d+)?)$")
 
 
 def face_frames(n: int) -> np.ndarray:
-    """``n`` face crops (144 x 120 RGB): the GRID speaker when the clip is available, else drawn faces."""
-    if GRID_CLIP.exists():
-        from talkinghead.io.video import read_frames
+    """``n`` face crops (144 x 120 RGB) of the shipped clip's speaker."""
+    from talkinghead.io.video import read_frames
 
-        frames = list(read_frames(GRID_CLIP))
-        picks = [frames[i] for i in np.linspace(0, len(frames) - 1, n).astype(int)]
-        return np.stack([cv2.resize(f[50:254, 64:234], (120, 144), interpolation=cv2.INTER_AREA) for f in picks])
-    out = np.full((n, 144, 120, 3), (40, 160, 210), np.uint8)
-    for i, frame in enumerate(out):
-        cv2.ellipse(frame, (60, 72), (40, 55), 0, 0, 360, (225, 185, 160), -1)
-        cv2.ellipse(frame, (60, 100), (14, 2 + 3 * (i % 3)), 0, 0, 360, (120, 40, 50), -1)
-    return out
+    frames = list(read_frames(CLIP))
+    picks = [frames[i] for i in np.linspace(0, len(frames) - 1, n).astype(int)]
+    return np.stack([cv2.resize(f[40:244, 96:266], (120, 144), interpolation=cv2.INTER_AREA) for f in picks])
 
 
 def blink_curve(blinks: np.ndarray, rng: np.random.Generator) -> np.ndarray:

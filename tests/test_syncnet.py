@@ -1,4 +1,8 @@
-"""SyncNet: dataset preparation on real GRID clips, training a tiny model, the LSE scores and checkpoint errors."""
+"""SyncNet: dataset preparation on talking clips, training a tiny model, the LSE scores and checkpoint errors.
+
+The clips are the shipped ones (tests/media): two speakers, their picture and sound in sync by construction, so the
+offset every method must find is 0.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import DATA, need, run_cli, visible_lines
+from conftest import CLIP, OTHER_CLIP, run_cli, visible_lines
 from talkinghead.data.prepare import PrepareConfig, energy_offset, prepare_dataset
 from talkinghead.errors import InputError
 from talkinghead.face import regions
@@ -25,7 +29,8 @@ from talkinghead.eval.syncnet import score_video
 from talkinghead.models.syncnet import MEL_ROWS_PER_FRAME, SyncNet, SyncNetConfig, load_syncnet, mel_input, sync_probability, sync_scores
 from talkinghead.train.syncnet import SyncNetTrainConfig, SyncPairs, train_syncnet
 
-CLIPS = {"s1__bbaf2n": DATA / "lipnet-grid" / "bbaf2n.mpg", "s2__brbk7n": DATA / "lipnet-grid" / "brbk7n.mpg"}
+CLIPS = {"s1__hopper_bin_blue": CLIP.video, "s2__collins_lay_red": OTHER_CLIP.video}
+OWN, OTHER = CLIPS
 CROP = 64  # small crops keep the test fast; the default (LatentSync's) is 256
 # a tiny SyncNet: 5-frame windows of 32-pixel faces; BatchNorm leaves the 0.69 plateau within a few hundred steps
 TINY = dict(num_frames=5, image_size=32, visual_channels=8, audio_channels=8, max_channels=32, embed_dim=32,
@@ -55,8 +60,7 @@ def one_torch_thread():
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
-    """Two GRID clips in a VoxCeleb-like layout (speaker/clip) and a corrupt file, prepared by two worker processes."""
-    need(*CLIPS.values())
+    """Two clips in a VoxCeleb-like layout (speaker/clip) and a corrupt file, prepared by two worker processes."""
     source = tmp_path_factory.mktemp("source")
     for name, path in CLIPS.items():
         speaker, clip = name.split("__")
@@ -85,12 +89,15 @@ def test_prepare_writes_aligned_clips_at_25_fps(prepared):
         assert (meta["fps"], meta["crop_size"]) == (25.0, CROP)
         assert Path(meta["source"]).samefile(prepared[0] / name.split("__")[0] / source.name)
         assert frames == 75 and meta["duration"] == pytest.approx(3.0)  # 3 s at 25 fps
-        assert meta["found"] == 1.0 and abs(meta["av_offset"]) <= 15
+        assert meta["found"] == 1.0
         faces = np.load(folder / "face.npy")
         assert faces.shape == (frames, CROP, CROP, 3) and faces.dtype == np.uint8
         assert faces.std() > 10  # pictures, not blanks
         landmarks = np.load(folder / "landmarks.npy")
         assert landmarks.shape == (frames, 478, 3) and landmarks.dtype == np.float32
+        offset, confidence = energy_offset(landmarks, np.load(folder / "mel.npy"), PrepareConfig().max_offset)
+        assert (meta["av_offset"], meta["av_offset_method"]) == (offset, "energy")  # what the energy fit finds
+        assert meta["av_confidence"] == pytest.approx(confidence, abs=1e-4)
         affine = np.load(folder / "affine.npy")
         # the transform puts the eye corners where the crop wants them
         right_eye = affine[:, :, :2] @ landmarks[:, 33, :2, None] + affine[:, :, 2:]
@@ -121,7 +128,9 @@ def test_prepare_writes_the_tracked_motion(prepared):
         opening = regions.mouth_opening(np.load(folder / "landmarks.npy").astype(np.float64))
         assert np.corrcoef(motion["jaw_open"], opening)[0, 1] > 0.95
         assert motion.meta["found"] == 1.0 and Path(motion.meta["source"]).name == source.name
-        assert len(motion.meta["blinks"]) >= 1  # both speakers blink in their clip
+        blinks = np.round(np.array(motion.meta["blinks"]) * 25).astype(int)
+        truth = Motion.load(source.with_suffix(".motion.json")).meta["blinks"]
+        assert np.abs(blinks - truth).max() <= 1, (blinks, truth)  # both speakers' two blinks, where they are
 
 
 class FakeRay(types.ModuleType):
@@ -180,12 +189,41 @@ def test_prepare_on_ray_without_ray_or_a_cluster_says_so(prepared, tmp_path, mon
 
 
 def test_energy_offset_follows_delayed_audio(prepared):
-    folder = prepared[1] / "s1__bbaf2n"
+    """On the clip whose sync the energy fit finds (see the next test): 0, then the delays put into the sound."""
+    folder = prepared[1] / OTHER
     landmarks, mel = np.load(folder / "landmarks.npy"), np.load(folder / "mel.npy")
-    offset, confidence = energy_offset(landmarks, mel, 15)
-    assert confidence > 0
+    offset, _ = energy_offset(landmarks, mel, 15)
+    assert abs(offset) <= 1  # the clip is in sync
     # sound 5 frames late = picture 5 frames early
     assert energy_offset(landmarks, delayed(mel, 5), 15)[0] == offset - 5
+    rows = 3 * MEL_ROWS_PER_FRAME  # sound 3 frames early = picture 3 frames late
+    early = np.concatenate([mel[rows:], np.full((rows, mel.shape[1]), mel.min(), mel.dtype)])
+    assert energy_offset(landmarks, early, 15)[0] == offset + 3
+
+
+@pytest.mark.xfail(strict=True, reason="the confidence (best R minus the median R over lags) of the clip's own sound "
+                   "is no higher than that of the same sound with its frames shuffled (0.10 vs 0.10-0.17 and 0.09 vs "
+                   "0.08-0.18 here; on real GRID clips too, e.g. lrwp9a 0.17 vs 0.09-0.21): it says nothing on 3 s")
+def test_energy_offset_is_surer_of_the_clips_own_sound(prepared):
+    """A sound whose frames are shuffled has no lag that explains the mouth: it must get a lower confidence."""
+    rng = np.random.default_rng(0)
+    for name in CLIPS:
+        folder = prepared[1] / name
+        landmarks, mel = np.load(folder / "landmarks.npy"), np.load(folder / "mel.npy")
+        _, own = energy_offset(landmarks, mel, 15)
+        frames = mel[:len(mel) // MEL_ROWS_PER_FRAME * MEL_ROWS_PER_FRAME].reshape(-1, MEL_ROWS_PER_FRAME, mel.shape[1])
+        for _ in range(5):
+            shuffled = frames[rng.permutation(len(frames))].reshape(-1, mel.shape[1])
+            assert energy_offset(landmarks, shuffled, 15)[1] < own, name
+
+
+@pytest.mark.xfail(strict=True, reason="the energy fit reads the hopper clip, in sync by construction, as a picture "
+                   "5 frames early (confidence 0.09; 0.15-0.21 on real GRID clips, which it finds at 0, -2, 0)")
+def test_energy_offset_finds_the_sync_of_every_clip(prepared):
+    for name in CLIPS:
+        folder = prepared[1] / name
+        offset, _ = energy_offset(np.load(folder / "landmarks.npy"), np.load(folder / "mel.npy"), 15)
+        assert abs(offset) <= 1, (name, offset)
 
 
 def test_training_overfits_the_clips(prepared, trained):
@@ -222,7 +260,7 @@ def test_training_resumes_from_its_checkpoint(prepared, trained, tmp_path):
 
 def test_training_pairs_shift_audio_by_the_clip_offset(prepared, tmp_path):
     """In-sync pairs take the audio ``av_offset`` frames before the faces; the others audio at least 3 frames off."""
-    shutil.copytree(prepared[1] / "s1__bbaf2n", tmp_path / "clip")
+    shutil.copytree(prepared[1] / OWN, tmp_path / "clip")
     meta = json.loads((tmp_path / "clip" / "meta.json").read_text())
     (tmp_path / "clip" / "meta.json").write_text(json.dumps({**meta, "av_offset": 3}))
     mel = np.load(tmp_path / "clip" / "mel.npy")
@@ -286,11 +324,11 @@ def test_trained_syncnet_finds_the_offset_of_its_clips(prepared, trained):
 def test_prepare_with_a_syncnet_takes_its_offset_and_drops_unsure_clips(trained, tmp_path):
     source = tmp_path / "source"
     source.mkdir()
-    shutil.copy(CLIPS["s1__bbaf2n"], source)
+    shutil.copy(CLIPS[OWN], source)
     config = PrepareConfig(crop_size=CROP, workers=1, syncnet=str(trained[0]), max_offset=10)
     kept = prepare_dataset(source, tmp_path / "kept", config)
     assert kept["prepared"] == 1
-    folder = tmp_path / "kept" / "bbaf2n"
+    folder = tmp_path / "kept" / CLIPS[OWN].stem
     meta = json.loads((folder / "meta.json").read_text())
     scores = sync_scores(load_syncnet(trained[0]), np.load(folder / "face.npy"), np.load(folder / "mel.npy"), 10)
     assert meta["av_offset_method"] == "syncnet" and meta["av_offset"] == scores["offset_frames"]
@@ -301,12 +339,16 @@ def test_prepare_with_a_syncnet_takes_its_offset_and_drops_unsure_clips(trained,
         prepare_dataset(source, tmp_path / "none", replace(config, syncnet=str(tmp_path / "missing.pt")))
 
 
-def test_score_video_tracks_and_scores_a_real_clip(trained):
-    scores = score_video(trained[0], CLIPS["s1__bbaf2n"], max_offset=10)
-    assert scores["frames"] == 75 and scores["face_found"] == 1.0
-    assert scores["lse_d"] >= 0 and scores["lse_c"] >= 0 and abs(scores["offset_frames"]) <= 10
-    wrong = score_video(trained[0], CLIPS["s1__bbaf2n"], audio=CLIPS["s2__brbk7n"], max_offset=10)
-    assert wrong["lse_d"] > scores["lse_d"]
+def test_score_video_tracks_and_scores_a_clip(prepared, trained):
+    """A trained SyncNet finds each clip at the offset its training pairs had, and scores the other speaker's sound
+    as worse sync (farther, less sure)."""
+    for own, other in ((OWN, OTHER), (OTHER, OWN)):
+        scores = score_video(trained[0], CLIPS[own], max_offset=10)
+        assert scores["frames"] == 75 and scores["face_found"] == 1.0
+        trained_at = json.loads((prepared[1] / own / "meta.json").read_text())["av_offset"]
+        wrong = score_video(trained[0], CLIPS[own], audio=CLIPS[other], max_offset=10)
+        assert abs(scores["offset_frames"] - trained_at) <= 1, (scores, trained_at)
+        assert wrong["lse_d"] > scores["lse_d"] and wrong["lse_c"] < scores["lse_c"], (scores, wrong)
 
 
 def test_load_syncnet_names_the_file_and_the_problem(tmp_path):
