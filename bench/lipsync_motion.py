@@ -64,7 +64,7 @@ WEIGHTS: dict[str, str] = {}  # generator name -> the checkpoint it uses (--lips
 def lips(name: str, features: AudioFeatures) -> Motion:
     """The lip channels of generator ``name`` for ``features``."""
     generator = registry.generator_class("lips", name)
-    config = generator.Config(weights=WEIGHTS[name]) if name in WEIGHTS else None
+    config = generator.Config(lips_weights=WEIGHTS[name]) if name in WEIGHTS else None
     return generator(config).generate(features)
 
 
