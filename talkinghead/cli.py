@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import io
 import json
 import os
@@ -64,21 +63,27 @@ def _motion_files(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arkit", metavar="FILE", help="also write ARKit-style blendshape weights (.json or .csv)")
 
 
-# trainers by name: module, config class, training function, help
-TRAINERS = {
-    "syncnet": ("talkinghead.train.syncnet", "SyncNetTrainConfig", "train_syncnet",
-                "SyncNet for LSE-C / LSE-D (LatentSync's recipe)"),
-    "lips": ("talkinghead.train.lips", "LipsTrainConfig", "train_lips",
-             "learned lips, GoHD stage 1 (mel window -> lip channels)"),
-    "expression": ("talkinghead.train.expression", "ExpressionTrainConfig", "train_expression",
-                   "learned blinks and brows, GoHD stage 2 (recurrent, sampled)"),
-    "syncer": ("talkinghead.train.syncer", "SyncerTrainConfig", "train_syncer",
-               "MS-Sync multi-scale audio-motion syncer (contrastive)"),
-    "pose": ("talkinghead.train.pose", "PoseTrainConfig", "train_pose",
-             "head pose diffusion model (GoHD / DAE-Talker conformer denoiser)"),
-    "pose-vae": ("talkinghead.train.pose", "PoseVAETrainConfig", "train_pose_vae",
-                 "head pose and blink transformer VAE (ICASSP 2023)"),
+TRAINER_HELP = {
+    "syncnet": "SyncNet for LSE-C / LSE-D (LatentSync's recipe)",
+    "lips": "learned lips, GoHD stage 1 (mel window -> lip channels)",
+    "expression": "learned blinks and brows, GoHD stage 2 (recurrent, sampled)",
+    "syncer": "MS-Sync multi-scale audio-motion syncer (contrastive)",
+    "pose": "head pose diffusion model (GoHD / DAE-Talker conformer denoiser)",
+    "pose-vae": "head pose and blink transformer VAE (ICASSP 2023)",
 }
+
+
+def trainers() -> dict[str, tuple[type, Callable[..., dict]]]:
+    """Trainer name -> (its config class, its training function); imported when asked for, as they import torch."""
+    from talkinghead.train.expression import ExpressionTrainConfig, train_expression
+    from talkinghead.train.lips import LipsTrainConfig, train_lips
+    from talkinghead.train.pose import PoseTrainConfig, PoseVAETrainConfig, train_pose, train_pose_vae
+    from talkinghead.train.syncer import SyncerTrainConfig, train_syncer
+    from talkinghead.train.syncnet import SyncNetTrainConfig, train_syncnet
+
+    return {"syncnet": (SyncNetTrainConfig, train_syncnet), "lips": (LipsTrainConfig, train_lips),
+            "expression": (ExpressionTrainConfig, train_expression), "syncer": (SyncerTrainConfig, train_syncer),
+            "pose": (PoseTrainConfig, train_pose), "pose-vae": (PoseVAETrainConfig, train_pose_vae)}
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
@@ -171,14 +176,14 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train a model on a prepared folder").add_subparsers(dest="model",
                                                                                               required=True)
-    for name, (module, config_name, _, help_text) in TRAINERS.items():
+    for name, help_text in TRAINER_HELP.items():
         p = train.add_parser(name, help=help_text, description=f"Train or resume the {help_text} on a prepared "
                              "folder (single process, or DDP under torchrun); the checkpoint carries its config.")
         p.add_argument("--data", required=True, help="clip folder(s) from `prepare`, `synth` or `label-speech`, "
                        "comma-separated; DIR*N counts DIR's clips N times")
         p.add_argument("-o", "--output", required=True, help="checkpoint file (.pt); resumed when it exists")
         if argv is not None and "train" in argv and name in argv:  # its options import torch: only when asked for
-            cfg.add_arguments(p, getattr(importlib.import_module(module), config_name))
+            cfg.add_arguments(p, trainers()[name][0])
         _common(p)
     return parser
 
@@ -235,10 +240,9 @@ def _synth(args: argparse.Namespace) -> dict:
 
 
 def _train(args: argparse.Namespace) -> dict:
-    module, config_name, function, _ = TRAINERS[args.model]
-    module = importlib.import_module(module)
-    config = cfg.build(getattr(module, config_name), args.config, args)
-    return getattr(module, function)(args.data, args.output, config, _progress(args.quiet, f"train {args.model}", "step"))
+    config_class, train = trainers()[args.model]
+    return train(args.data, args.output, cfg.build(config_class, args.config, args),
+                 _progress(args.quiet, f"train {args.model}", "step"))
 
 
 def _evaluate(args: argparse.Namespace) -> dict:
