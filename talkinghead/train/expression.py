@@ -26,7 +26,7 @@ from talkinghead.models.weights import load_model
 from talkinghead.motion.learned_expression import blink_starts, sample, time_since
 from talkinghead.progress import Progress
 from talkinghead.train.clips import Clip, MotionWindows
-from talkinghead.train.loop import TrainConfig, fit, part
+from talkinghead.train.loop import TrainConfig, fit
 
 CHANNELS = ("blink_left", "blink_right", "brow_raise")
 
@@ -40,11 +40,6 @@ class ExpressionTrainConfig(TrainConfig, ExpressionNetConfig):
     steps: int = option(1500, "optimizer steps to train to (a resumed run continues to it)")
     frames: int = option(64, "video frames per training window")
     lips_weights: str = option("lips", "stage-1 lips checkpoint (or shipped name) giving the lip inputs")
-
-    @property
-    def model(self) -> ExpressionNetConfig:
-        """The architecture part."""
-        return part(self, ExpressionNetConfig)
 
 
 def train_expression(data_dir: str | Path, output: str | Path, config: ExpressionTrainConfig | None = None,

@@ -21,7 +21,7 @@ from talkinghead.models.lips_net import HOP_S, MEL_BANDS, LipsNet, LipsNetConfig
 from talkinghead.motion.channels import LIP_CHANNELS
 from talkinghead.progress import Progress
 from talkinghead.train.clips import ROWS, MotionWindows
-from talkinghead.train.loop import TrainConfig, fit, part
+from talkinghead.train.loop import TrainConfig, fit
 
 
 @dataclass
@@ -38,11 +38,6 @@ class LipsTrainConfig(TrainConfig, LipsNetConfig):
     syncer: str | None = option(None, "MS-Sync syncer checkpoint (or shipped name) adding its sync loss",
                                 metavar="FILE")
     sync_weight: float = option(0.1, "weight of the syncer's loss")
-
-    @property
-    def model(self) -> LipsNetConfig:
-        """The architecture part."""
-        return part(self, LipsNetConfig)
 
 
 def motion_loss(pred: torch.Tensor, target: torch.Tensor, velocity_weight: float) -> torch.Tensor:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, is_dataclass
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.distributed as dist
@@ -27,7 +27,6 @@ from talkinghead.io.video import atomic_output
 from talkinghead.models.weights import load_model
 from talkinghead.progress import Progress
 
-C = TypeVar("C")
 LossFn = Callable[[nn.Module, list[torch.Tensor]], tuple[torch.Tensor, dict[str, float]]]
 
 
@@ -47,10 +46,12 @@ class TrainConfig:
     init: str | None = option(None, "start from this checkpoint's weights (fine-tuning; same architecture)",
                               metavar="FILE")
 
-
-def part(config: object, cls: type[C]) -> C:
-    """The ``cls`` dataclass (a model's architecture) made of the same-named fields of ``config``."""
-    return cls(**{f.name: getattr(config, f.name) for f in fields(cls)})
+    @property
+    def model(self) -> Any:
+        """The architecture part: the model config that a trainer's config inherits beside this one, made of its
+        same-named fields."""
+        architecture = next(c for c in type(self).__mro__ if is_dataclass(c) and not issubclass(c, TrainConfig))
+        return architecture(**{f.name: getattr(self, f.name) for f in fields(architecture)})
 
 
 def distributed() -> tuple[int, int, torch.device]:

@@ -30,7 +30,7 @@ from talkinghead.models.pose_diffusion import HEAD_CHANNELS, MIRRORED, PoseDiffu
 from talkinghead.models.pose_vae import BLINK_CHANNELS, VAE_CHANNELS, PoseVAE, PoseVAEConfig
 from talkinghead.progress import Progress
 from talkinghead.train.clips import MotionWindows
-from talkinghead.train.loop import TrainConfig, fit, part
+from talkinghead.train.loop import TrainConfig, fit
 
 
 @dataclass
@@ -52,11 +52,6 @@ class PoseTraining(TrainConfig):
 class PoseTrainConfig(PoseTraining, PoseDiffusionConfig):
     """The pose diffusion model's architecture and how it is trained."""
 
-    @property
-    def model(self) -> PoseDiffusionConfig:
-        """The architecture part."""
-        return part(self, PoseDiffusionConfig)
-
 
 @dataclass
 class PoseVAETrainConfig(PoseTraining, PoseVAEConfig):
@@ -65,11 +60,6 @@ class PoseVAETrainConfig(PoseTraining, PoseVAEConfig):
     kl_warmup: int = option(1000, "steps over which the KL weight rises linearly from 0")
     free_bits: float = option(0.5, "nats per latent dimension below which its KL is not penalised")
     blink_weight: float = option(1.0, "weight of the blink channels in the reconstruction loss")
-
-    @property
-    def model(self) -> PoseVAEConfig:
-        """The architecture part."""
-        return part(self, PoseVAEConfig)
 
 
 def augment(pose: torch.Tensor, channels: tuple[str, ...], mirror: float, jitter: float) -> torch.Tensor:

@@ -17,7 +17,7 @@ from talkinghead.models.syncer import Syncer, SyncerConfig, info_nce
 from talkinghead.motion.channels import LIP_CHANNELS
 from talkinghead.progress import Progress
 from talkinghead.train.clips import MotionWindows
-from talkinghead.train.loop import TrainConfig, fit, part
+from talkinghead.train.loop import TrainConfig, fit
 
 
 @dataclass
@@ -28,11 +28,6 @@ class SyncerTrainConfig(TrainConfig, SyncerConfig):
     micro_batch: int = option(32, "windows per forward pass (its windows are each other's negatives)")
     steps: int = option(1500, "optimizer steps to train to (a resumed run continues to it)")
     frames: int = option(32, "video frames per training window")
-
-    @property
-    def model(self) -> SyncerConfig:
-        """The architecture part."""
-        return part(self, SyncerConfig)
 
 
 def train_syncer(data_dir: str | Path, output: str | Path, config: SyncerTrainConfig | None = None,

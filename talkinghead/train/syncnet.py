@@ -25,7 +25,7 @@ from talkinghead.config import option
 from talkinghead.errors import InputError
 from talkinghead.models.syncnet import MEL_ROWS_PER_FRAME, SyncNet, SyncNetConfig, face_input, mel_input, sync_loss, sync_probability
 from talkinghead.progress import Progress
-from talkinghead.train.loop import TrainConfig, fit, part
+from talkinghead.train.loop import TrainConfig, fit
 
 
 @dataclass
@@ -40,11 +40,6 @@ class SyncNetTrainConfig(TrainConfig, SyncNetConfig):
     min_shift: int = option(3, "frames between out-of-sync audio and the true audio")
     other_clip: float = option(0.25, "share of out-of-sync audio taken from another clip")
     augment: bool = option(True, "random flips, shifts, brightness and contrast of the faces")
-
-    @property
-    def model(self) -> SyncNetConfig:
-        """The architecture part."""
-        return part(self, SyncNetConfig)
 
 
 @dataclass
