@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -31,6 +32,8 @@ from talkinghead.models.pose_vae import BLINK_CHANNELS, VAE_CHANNELS, PoseVAE, P
 from talkinghead.progress import Progress
 from talkinghead.train.clips import MotionWindows
 from talkinghead.train.loop import TrainConfig, fit
+
+M = TypeVar("M", PoseDiffusion, PoseVAE)
 
 
 @dataclass
@@ -120,14 +123,22 @@ def diffusion_loss(net: nn.Module, model: PoseDiffusion, mel: torch.Tensor, pros
     return mse + velocity_weight * velocity, {"mse": mse.item(), "velocity": velocity.item()}
 
 
+def windows_and_model(data_dir: str | Path, output: Path, config: PoseTraining, model_class: type[M]
+                      ) -> tuple[MotionWindows, M]:
+    """The seeded training windows of the model's channels (history frames in front) and the model, its channel
+    spreads measured on them (or kept from ``output`` when resuming)."""
+    torch.manual_seed(config.seed)
+    data = MotionWindows(data_dir, model_class.channels, config.prev + config.frames, with_prosody=True,
+                         seed=config.seed)
+    return data, model_class(replace(config.model, std=channel_std(data, output, config.std)))
+
+
 def train_pose(data_dir: str | Path, output: str | Path, config: PoseTrainConfig | None = None,
                progress: Progress | None = None) -> dict:
     """Train (or resume training) the pose diffusion model on ``data_dir``, checkpointing to ``output``."""
     config = config or PoseTrainConfig()
-    torch.manual_seed(config.seed)
     output = Path(output)
-    data = MotionWindows(data_dir, HEAD_CHANNELS, config.prev + config.frames, with_prosody=True, seed=config.seed)
-    model = PoseDiffusion(replace(config.model, std=channel_std(data, output, config.std)))
+    data, model = windows_and_model(data_dir, output, config, PoseDiffusion)
 
     def step(net: nn.Module, batch: list[torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         mel, pro, pose = batch
@@ -161,10 +172,8 @@ def train_pose_vae(data_dir: str | Path, output: str | Path, config: PoseVAETrai
                    progress: Progress | None = None) -> dict:
     """Train (or resume training) the pose/blink VAE on ``data_dir``, checkpointing to ``output``."""
     config = config or PoseVAETrainConfig()
-    torch.manual_seed(config.seed)
     output = Path(output)
-    data = MotionWindows(data_dir, VAE_CHANNELS, config.prev + config.frames, with_prosody=True, seed=config.seed)
-    model = PoseVAE(replace(config.model, std=channel_std(data, output, config.std)))
+    data, model = windows_and_model(data_dir, output, config, PoseVAE)
     accumulation = max(1, config.batch_size // (config.micro_batch * int(os.environ.get("WORLD_SIZE", 1))))
     calls = [resumed_step(output) * accumulation]  # forward passes so far, for the KL annealing
 
