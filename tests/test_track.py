@@ -11,7 +11,6 @@ import pytest
 
 import talkinghead
 from conftest import BILABIALS, CLIP, OTHER_CLIP, VOWELS, assert_fails_cleanly, frames_of_phones, run_cli
-from talkinghead.eval.naturalness import detect_blinks, eye_curve
 from talkinghead.face.track import FaceTrack
 from talkinghead.motion.channels import CHANNELS
 from talkinghead.motion.motion import Motion
