@@ -310,9 +310,16 @@ def test_small_face_in_a_portrait_1080x1920_hevc_video(tmp_path):
 
 
 def test_python_api(tmp_path):
-    summary = talkinghead.dub(SOURCE, speech(tmp_path / "s.wav", 2.0), tmp_path / "api.mp4",
-                              DubConfig(trim=True, mouth_scale=1.2))
-    assert summary["frames"] == 50 and (tmp_path / "api.mp4").exists()
+    """The Python call with options: trimmed to the 2 s of speech, and mouth_scale opens the mouth wider or less."""
+    sound = speech(tmp_path / "s.wav", 2.0)
+    opening = {}
+    for scale in (0.5, 1.2):
+        output = tmp_path / f"api_{scale}.mp4"
+        summary = talkinghead.dub(SOURCE, sound, output, DubConfig(trim=True, mouth_scale=scale))
+        info = probe(output)
+        assert summary["frames"] == info.frames == 50 and abs(info.audio_seconds - 2.0) <= 1 / FPS
+        opening[scale] = np.nanmean(track_video(output).mouth_opening)
+    assert opening[1.2] > 1.5 * opening[0.5], opening  # measured 0.20 and 0.10
 
 
 # bad input ----------------------------------------------------------------------------------------------------------

@@ -107,7 +107,7 @@ def test_fid_is_zero_for_the_same_frames_and_grows_with_the_change(detectors, cl
     assert 0 < small < large
 
 
-def test_fvd_on_clips_of_real_frames_of_any_size(detectors, clip_frames):
+def test_fvd_on_clips_of_video_frames_of_any_size(detectors, clip_frames):
     def score(generated: list[np.ndarray], **options) -> float:
         return fvd(generated, clip_frames, detectors["fvd"], clip_len=8, stride=4, batch_size=16, **options)
 

@@ -99,6 +99,14 @@ def test_rate_and_pitch_change_the_speech() -> None:
     slow = synthesize("the quick brown fox", rate_wpm=100)
     fast = synthesize("the quick brown fox", rate_wpm=300)
     assert fast.duration < 0.7 * slow.duration
+    from talkinghead.audio.features import AudioFeatures
+
+    def median_f0(pitch: int) -> float:
+        f0 = AudioFeatures(synthesize("the quick brown fox jumps over the lazy dog", pitch=pitch).to_audio()).f0_100hz
+        return float(np.median(f0[f0 > 0]))
+
+    low, high = median_f0(30), median_f0(70)
+    assert high > 1.2 * low, (low, high)  # measured: 94 and 128 Hz
 
 
 def test_repeated_calls_from_threads() -> None:
