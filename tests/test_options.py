@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
-from conftest import assert_fails_cleanly, run_cli
+from conftest import CLIP, assert_fails_cleanly, run_cli
 
 from talkinghead.audio.decode import load_audio
 from talkinghead.audio.features import AudioFeatures
@@ -104,6 +104,10 @@ def test_renderer_by_name(tmp_path):
     assert run.code == 0 and run.summary["frames"] == 194, run.stderr
     (tmp_path / "bad").mkdir()
     run = run_cli("animate", "--image", PORTRAIT, "--audio", SPEECH, "-o", tmp_path / "bad" / "o.mp4",
+                  "--renderer", "painted", "--quiet")
+    assert run.code == 2 and "unknown renderer 'painted'; choose from warp" in run.stderr
+    assert list((tmp_path / "bad").iterdir()) == []
+    run = run_cli("dub", "--video", CLIP.video, "--audio", SPEECH, "-o", tmp_path / "bad" / "d.mp4",
                   "--renderer", "painted", "--quiet")
     assert run.code == 2 and "unknown renderer 'painted'; choose from warp" in run.stderr
     assert list((tmp_path / "bad").iterdir()) == []
