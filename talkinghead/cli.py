@@ -109,6 +109,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--video", required=True, help="video of the person (mp4, mov, mkv, webm, mpg)")
     p.add_argument("--audio", required=True, help="the new speech (wav, mp3, m4a, flac, ogg, or a video's audio track)")
     p.add_argument("-o", "--output", required=True, help="output .mp4")
+    p.add_argument("--motion", metavar="FILE", help="take the lips from this motion file (JSON/CSV, e.g. from "
+                   "`talkinghead track`) instead of computing them from the speech")
     cfg.add_arguments(p, DubConfig)
     _common(p)
 
@@ -195,8 +197,9 @@ def _animate(args: argparse.Namespace) -> dict:
 
 
 def _dub(args: argparse.Namespace) -> dict:
+    motion = Motion.load(args.motion) if args.motion else None
     return dub(args.video, args.audio, args.output, cfg.build(DubConfig, args.config, args),
-               lambda stage: _progress(args.quiet, stage))
+               lambda stage: _progress(args.quiet, stage), motion)
 
 
 def _motion(args: argparse.Namespace) -> dict:

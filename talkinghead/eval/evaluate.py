@@ -17,6 +17,7 @@ from talkinghead.config import option
 from talkinghead.errors import InputError, existing_file
 from talkinghead.eval.identity import ImageQuality, geometry_distance
 from talkinghead.eval.lipsync import best_lag, mouth_lmd
+from talkinghead.eval.mouth import MouthFidelity, mouth_crop
 from talkinghead.eval.naturalness import naturalness, sequence_scores
 from talkinghead.eval.results import ClipResult
 from talkinghead.face.track import FaceTrack, Tracker
@@ -89,9 +90,9 @@ def _thumb(frame: np.ndarray, track: FaceTrack, index: int, height: int) -> np.n
                       interpolation=cv2.INTER_AREA)
 
 
-def track_pair(pair: Pairing, config: EvalConfig, progress: Progress | None) -> tuple[FaceTrack, FaceTrack | None,
-                                                                                       dict[str, np.ndarray], ImageQuality]:
-    """Track the generated and reference faces in one lockstep pass; strips and PSNR/SSIM on the way."""
+def track_pair(pair: Pairing, config: EvalConfig, progress: Progress | None
+               ) -> tuple[FaceTrack, FaceTrack | None, dict[str, np.ndarray], ImageQuality, MouthFidelity]:
+    """Track the generated and reference faces in one lockstep pass; strips, PSNR/SSIM and mouth crops on the way."""
     fps, _, _, duration = video_info(pair.generated)
     n_est = int(round(fps * duration))
     ref_fps = video_info(pair.reference)[0] if pair.reference else None
@@ -99,7 +100,7 @@ def track_pair(pair: Pairing, config: EvalConfig, progress: Progress | None) -> 
     generated = iter(progress(read_frames(pair.generated), n_est)) if progress else read_frames(pair.generated)
     reference = read_frames(pair.reference) if pair.reference else iter(())
     kept: dict[str, dict[int, np.ndarray]] = {"strip": {}, "strip_ref": {}}
-    quality = ImageQuality()
+    quality, mouths = ImageQuality(), MouthFidelity()
     wanted = set(np.linspace(0, max(n_est - 1, 0), config.strip).round().astype(int).tolist())
     with Tracker(fps, config.face_index) as gen_tracker, Tracker(ref_fps or fps, config.face_index) as ref_tracker:
         for i, frame in enumerate(generated):
@@ -109,6 +110,7 @@ def track_pair(pair: Pairing, config: EvalConfig, progress: Progress | None) -> 
                 ref_tracker.add(ref)
                 if same_timing:
                     quality.add(frame, ref)
+                    mouths.add(mouth_crop(frame, gen_tracker.landmarks[-1]), mouth_crop(ref, ref_tracker.landmarks[-1]))
             if i in wanted:
                 kept["strip"][i] = frame
                 if ref is not None:
@@ -123,7 +125,7 @@ def track_pair(pair: Pairing, config: EvalConfig, progress: Progress | None) -> 
             thumbs = [_thumb(kept[key][i], track, i, config.strip_height) for i in sorted(kept[key])]
             width = min(t.shape[1] for t in thumbs)
             series[key] = np.stack([t[:, :width] for t in thumbs])
-    return gen_track, ref_track, series, quality
+    return gen_track, ref_track, series, quality, mouths
 
 
 def retime(track: FaceTrack, fps: float) -> FaceTrack:
@@ -182,7 +184,7 @@ def evaluate_clip(pair: Pairing, config: EvalConfig, progress: Progress | None =
 
     ``syncnet``: the model of ``config.syncnet`` when the caller has loaded it already (one load for many clips).
     """
-    gen, ref, series, quality = track_pair(pair, config, progress)
+    gen, ref, series, quality, mouths = track_pair(pair, config, progress)
     if not gen.found.any():
         raise InputError(pair.generated, "no face found in any frame")
     ref = retime(ref, gen.fps) if ref is not None else None
@@ -198,6 +200,7 @@ def evaluate_clip(pair: Pairing, config: EvalConfig, progress: Progress | None =
         metrics.update({f"{k}_ref": v for k, v in ref_nat.items()})
     metrics.update(sequence_scores(nat_series, ref_series))
     metrics.update(quality.metrics())
+    metrics.update(mouths.metrics())
     if pair.source is not None:
         from talkinghead.face.portrait import load_portrait
 

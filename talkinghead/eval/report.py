@@ -70,12 +70,18 @@ METRICS = {
     "jitter": Metric("jitter", "%/frame²", "landmark acceleration on the stillest second, % of eye distance (↓)"),
     "psnr": Metric("PSNR", "dB", "pixel fidelity to the real frames (↑)"),
     "ssim": Metric("SSIM", "", "structural similarity to the real frames, 0..1 (↑)"),
+    "mouth_ssim": Metric("mouth SSIM", "", "structural similarity of the mouth crops to the real ones (↑)"),
+    "mouth_psnr": Metric("mouth PSNR", "dB", "pixel fidelity of the mouth crops to the real ones (↑)"),
+    "mouth_sharpness": Metric("mouth sharpness", "x real", "high-frequency energy of the mouth crops over the real "
+                              "ones' (1: as sharp; above: grainier or harder-edged)"),
+    "mouth_change": Metric("mouth change", "x real", "frame-to-frame change of the mouth crops over the real ones' "
+                           "(1: as steady; above: shimmer or jumps)"),
     "fid": Metric("FID", "", "Fréchet Inception distance of the frames to real ones (↓)"),
     "fvd": Metric("FVD", "", "Fréchet video distance to real videos (↓)"),
     "fps": Metric("fps", "frames/s", "frame rate of the series"),
 }
 MAIN = ("lipsync_r", "lag_ms", "lmd", "audio_r", "ms_sync", "lse_c", "lse_d", "blink_rate", "blink_ms", "pose_std",
-        "jitter", "psnr", "ssim")
+        "jitter", "psnr", "ssim", "mouth_ssim", "mouth_sharpness", "mouth_change")
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,8 @@ def summarize(clips: list[ClipResult]) -> dict[str, float]:
 
 # the columns of the printed table, when any clip has them
 TABLE_COLUMNS = ("lipsync_r", "lag_ms", "lmd", "audio_r", "ms_sync", "lse_c", "lse_d", "blink_rate", "pose_std",
-                 "jitter", "eyebrow_ssim", "pose_ssim", "psnr", "ssim", "geometry", "face_found")
+                 "jitter", "eyebrow_ssim", "pose_ssim", "psnr", "ssim", "mouth_ssim", "mouth_sharpness", "mouth_change",
+                 "geometry", "face_found")
 
 
 def markdown_table(header: list[str], rows: list[list]) -> str:

@@ -75,6 +75,15 @@ class Motion:
                                               constant_values=CHANNELS[name].neutral)
                                  for name, v in self.channels.items()}, dict(self.meta))
 
+    def at_fps(self, fps: float) -> "Motion":
+        """A copy at ``fps`` lasting as long: every channel linearly interpolated between the frames' times."""
+        if abs(fps - self.fps) < 1e-6:
+            return self
+        n = max(1, int(round(self.duration * fps)))
+        times, own = np.arange(n) / fps, np.arange(self.n_frames) / self.fps
+        return Motion(fps, {name: np.interp(times, own, v).astype(np.float32) for name, v in self.channels.items()},
+                      dict(self.meta))
+
     def scaled(self, names: tuple[str, ...], factor: float) -> "Motion":
         """A copy with ``names`` scaled about their neutral values."""
         return self.update(**{n: CHANNELS[n].neutral + factor * (self[n] - CHANNELS[n].neutral) for n in names})

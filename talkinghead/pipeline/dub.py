@@ -15,6 +15,7 @@ from talkinghead.audio.features import AudioFeatures
 from talkinghead.errors import InputError
 from talkinghead.face.track import FaceTrack, Tracker
 from talkinghead.io.playback import FrameReader, frame_order
+from talkinghead.motion.motion import Motion
 from talkinghead.pipeline.generate import generate_motion
 from talkinghead.pipeline.options import DubConfig
 from talkinghead.pipeline.output import check_output, check_video, write_mp4
@@ -25,10 +26,11 @@ from talkinghead.render.stats import RenderStats
 
 
 def dub(video: str | Path, audio: str | Path, output: str | Path, config: DubConfig | None = None,
-        progress: Callable[[str], Progress | None] | None = None) -> dict:
+        progress: Callable[[str], Progress | None] | None = None, motion: Motion | None = None) -> dict:
     """Video of a person + new speech -> the same video with the mouth following the speech; returns a summary.
 
-    ``progress(stage)`` may give a progress wrapper for each stage: "track" (pass one), then "dub".
+    ``progress(stage)`` may give a progress wrapper for each stage: "track" (pass one), then "dub". ``motion``
+    replaces the lips computed from the speech (e.g. ``talkinghead track`` of another performance), at the video's fps.
     """
     config = config or DubConfig()
     check_output(output)
@@ -43,7 +45,8 @@ def dub(video: str | Path, audio: str | Path, output: str | Path, config: DubCon
         raise InputError(video, "no face found in any frame")
     render_config = DubRenderConfig(work_size=config.work_size, mouth_scale=config.mouth_scale)
     plan = DubPlan.from_track(track.landmarks, fps, render_config)
-    lips = generate_motion(AudioFeatures(speech, fps, config.transcript), config)
+    lips = motion.at_fps(fps) if motion is not None else generate_motion(AudioFeatures(speech, fps, config.transcript),
+                                                                          config)
     n_out = lips.n_frames if config.trim or lips.n_frames > reader.n_frames else reader.n_frames
     order = frame_order(reader.n_frames, n_out, "loop" if config.loop else "pingpong")
     stats = RenderStats()
