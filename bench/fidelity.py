@@ -1,0 +1,140 @@
+"""Mouth fidelity on footage a fit never saw: the baselines a person-fitted renderer has to beat.
+
+For each long single-speaker clip in ../shared/data/long: the last third is held back. Its mouth crops (cut by each
+video's own landmarks, :mod:`talkinghead.eval.mouth`) are compared with:
+- still: the held-back part's first frame held for its whole length;
+- next: the real footage one frame later (how close real video is to itself);
+- warp: the held-back part dubbed with its own tracked motion (`dub --motion`), and with its own speech;
+- retrieval: for each frame, the mouth of the frame of the first two thirds whose lip landmarks (in the face's own
+  frame) are nearest; no learning at all.
+fidelity = (mouth SSIM - still's) / (next's - still's): 0 is no closer than a still picture, 1 as close as the real next
+frame. Sharpness and change are ratios to the real crops (1: as sharp, as steady). Writes a Markdown table and, per
+clip, a PNG of mouth crops (rows: real, still, warp, retrieval) into --out.
+
+Run: .venv/bin/python bench/fidelity.py [--clips long/f2f_obama_address_34s.mp4 ...] [--out bench/results/fidelity]
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+import wave
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import clip_arguments, data_and_results, markdown_table  # noqa: E402
+
+from talkinghead.audio.decode import SAMPLE_RATE, load_audio  # noqa: E402
+from talkinghead.eval.lipsync import best_lag  # noqa: E402
+from talkinghead.eval.mouth import MouthFidelity, mouth_crop  # noqa: E402
+from talkinghead.face import regions  # noqa: E402
+from talkinghead.face.normalize import face_frame  # noqa: E402
+from talkinghead.face.track import track_frames  # noqa: E402
+from talkinghead.io.video import Mp4Writer, read_frames, video_info  # noqa: E402
+from talkinghead.pipeline import DubConfig, dub, track_motion  # noqa: E402
+
+LIPS = regions.LIPS_OUTER + regions.LIPS_INNER
+LONG_CLIPS = ["long/" + p.name for p in sorted((Path(__file__).resolve().parents[1] / ".." / "shared" / "data" /
+                                                "long").glob("*.mp4"))]
+
+
+def crops_of(video: Path, fps: float) -> tuple[list[np.ndarray | None], np.ndarray]:
+    """Every frame's mouth crop (None where the face was lost) and the landmarks, tracked as `dub` tracks."""
+    track = track_frames(read_frames(video), fps, follow=True)
+    crops = [mouth_crop(f, lms) for f, lms in zip(read_frames(video), track.landmarks)]
+    return crops, track.landmarks
+
+
+def lip_sketches(landmarks: np.ndarray) -> np.ndarray:
+    """(T, 80) lip contours in the face's own frame (eye distances), centred: what retrieval matches on."""
+    lips = face_frame(landmarks)[:, LIPS]
+    return (lips - lips.mean(1, keepdims=True)).reshape(len(lips), -1)
+
+
+def held_back(clip: Path, start: int, fps: float, folder: Path) -> tuple[Path, Path]:
+    """The clip from frame ``start`` on as an mp4 (near-lossless) and its speech as a wav."""
+    video = folder / f"{clip.stem}_test.mp4"
+    _, width, height, _ = video_info(clip)
+    w, h = width // 2 * 2, height // 2 * 2
+    with Mp4Writer(video, w, h, fps, crf=12) as writer:
+        for i, frame in enumerate(read_frames(clip)):
+            if i >= start:
+                writer.write(frame[:h, :w])
+    samples = load_audio(clip).samples[int(start / fps * SAMPLE_RATE):]
+    speech = folder / f"{clip.stem}_test.wav"
+    with wave.open(str(speech), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(SAMPLE_RATE)
+        w.writeframes((np.clip(samples, -1, 1) * 32767).astype(np.int16).tobytes())
+    return video, speech
+
+
+def score(generated: list[np.ndarray | None], real: list[np.ndarray | None]) -> dict[str, float]:
+    fidelity = MouthFidelity()
+    for g, r in zip(generated, real):
+        fidelity.add(g, r)
+    return fidelity.metrics()
+
+
+def bench_clip(clip: Path, out: Path) -> list[list]:
+    """The rows of one clip (one per method) and its mouth strip."""
+    fps = video_info(clip)[0]
+    crops, landmarks = crops_of(clip, fps)
+    split = int(len(crops) * 2 / 3)
+    with tempfile.TemporaryDirectory() as tmp:
+        video, speech = held_back(clip, split, fps, Path(tmp))
+        real, real_landmarks = crops_of(video, fps)  # the held-back part, as the renderers see it
+        sketches, train = lip_sketches(landmarks[:split]), lip_sketches(real_landmarks)
+        usable = np.flatnonzero(np.isfinite(sketches).all(1) & np.array([c is not None for c in crops[:split]]))
+        retrieved = [crops[usable[np.argmin(((sketches[usable] - s) ** 2).sum(1))]] if np.isfinite(s).all() else None
+                     for s in train]
+        generated = {"still": [real[0]] * len(real), "next": real[:1] + real[:-1], "retrieval": retrieved}
+        rows = {name: score(made, real) for name, made in generated.items()}
+        motion = track_motion(video)
+        lips = {}
+        for name, given in (("warp (own motion)", motion), ("warp (own speech)", None)):
+            dubbed = Path(tmp) / "dubbed.mp4"
+            start = time.perf_counter()
+            dub(video, speech, dubbed, DubConfig(), motion=given)
+            seconds = time.perf_counter() - start
+            generated[name], made_landmarks = crops_of(dubbed, fps)
+            rows[name] = {**score(generated[name], real), "seconds": seconds}
+            lips[name] = best_lag(regions.mouth_opening(made_landmarks), regions.mouth_opening(real_landmarks))[0]
+    still, nxt = rows["still"]["mouth_ssim"], rows["next"]["mouth_ssim"]
+    table = []
+    for name, m in rows.items():
+        fidelity = (m["mouth_ssim"] - still) / max(nxt - still, 1e-9)
+        table.append([clip.stem, name, m["mouth_ssim"], m["mouth_psnr"], fidelity, m["mouth_sharpness"],
+                      m.get("mouth_change", float("nan")), lips.get(name, float("nan"))])
+    strip(out / f"{clip.stem}.png", [real, generated["still"], generated["warp (own motion)"], retrieved])
+    return table
+
+
+def strip(path: Path, rows: list[list[np.ndarray | None]], count: int = 8) -> None:
+    """A PNG of ``count`` evenly spaced crops per row (grey where the face was lost)."""
+    n = min(len(r) for r in rows)
+    picks = np.linspace(0, n - 1, count).round().astype(int)
+    blank = np.full_like(next(c for c in rows[0] if c is not None), 128)
+    picture = np.concatenate([np.concatenate([r[i] if r[i] is not None else blank for i in picks], 1) for r in rows])
+    cv2.imwrite(str(path), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+
+
+def main() -> None:
+    parser = clip_arguments(__doc__.splitlines()[0], "fidelity")
+    parser.set_defaults(clips=LONG_CLIPS)
+    args = parser.parse_args()
+    data = data_and_results(args)
+    rows = []
+    for name in args.clips:
+        rows += bench_clip(data / name, args.out)
+        print(f"{name}: done", file=sys.stderr, flush=True)
+    header = ["clip", "method", "mouth SSIM", "PSNR", "fidelity", "sharpness", "change", "lip r"]
+    print(markdown_table(header, rows))
+    print(f"\nstrips (rows: real, still, warp with own motion, retrieval) in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
