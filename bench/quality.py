@@ -28,6 +28,7 @@ from talkinghead.pipeline import AnimateConfig, animate  # noqa: E402
 COLUMNS = [("lip-sync r", "lipsync_r"), ("lag", "lag_frames"), ("speech r (real)", "audio_r_ref"), ("LMD", "lmd"),
            ("blinks/min", "blink_rate"), ("real", "blink_rate_ref"), ("pose std", "pose_std"),
            ("real", "pose_std_ref"), ("jitter", "jitter"), ("real", "jitter_ref"), ("geometry", "geometry"),
+           ("mouth SSIM", "mouth_ssim"), ("mouth sharpness", "mouth_sharpness"), ("mouth change", "mouth_change"),
            ("face found", "face_found")]
 
 
