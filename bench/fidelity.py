@@ -19,7 +19,6 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
-import wave
 from pathlib import Path
 
 import cv2
@@ -28,12 +27,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import clip_arguments, data_and_results, markdown_table  # noqa: E402
 
-from talkinghead.audio.decode import SAMPLE_RATE, load_audio  # noqa: E402
+from talkinghead.audio.decode import SAMPLE_RATE, Audio, load_audio  # noqa: E402
+from talkinghead.data.prepare import write_wav  # noqa: E402
 from talkinghead.eval.lipsync import best_lag  # noqa: E402
 from talkinghead.eval.mouth import MouthFidelity, mouth_crop  # noqa: E402
 from talkinghead.face import regions  # noqa: E402
 from talkinghead.face.normalize import face_frame  # noqa: E402
-from talkinghead.face.track import track_frames  # noqa: E402
+from talkinghead.face.track import Tracker  # noqa: E402
 from talkinghead.io.video import Mp4Writer, read_frames, video_info  # noqa: E402
 from talkinghead.pipeline import DubConfig, dub, track_motion  # noqa: E402
 
@@ -43,10 +43,14 @@ LONG_CLIPS = ["long/" + p.name for p in sorted((Path(__file__).resolve().parents
 
 
 def crops_of(video: Path, fps: float) -> tuple[list[np.ndarray | None], np.ndarray]:
-    """Every frame's mouth crop (None where the face was lost) and the landmarks, tracked as `dub` tracks."""
-    track = track_frames(read_frames(video), fps, follow=True)
-    crops = [mouth_crop(f, lms) for f, lms in zip(read_frames(video), track.landmarks)]
-    return crops, track.landmarks
+    """Every frame's mouth crop (None where the face was lost) and the landmarks, tracked as `dub` tracks, in one
+    decoding pass."""
+    crops = []
+    with Tracker(fps, follow=True) as tracker:
+        for frame in read_frames(video):
+            tracker.add(frame)
+            crops.append(mouth_crop(frame, tracker.landmarks[-1]))
+    return crops, tracker.track().landmarks
 
 
 def lip_sketches(landmarks: np.ndarray) -> np.ndarray:
@@ -64,11 +68,8 @@ def held_back(clip: Path, start: int, fps: float, folder: Path) -> tuple[Path, P
         for i, frame in enumerate(read_frames(clip)):
             if i >= start:
                 writer.write(frame[:h, :w])
-    samples = load_audio(clip).samples[int(start / fps * SAMPLE_RATE):]
     speech = folder / f"{clip.stem}_test.wav"
-    with wave.open(str(speech), "wb") as w:
-        w.setnchannels(1), w.setsampwidth(2), w.setframerate(SAMPLE_RATE)
-        w.writeframes((np.clip(samples, -1, 1) * 32767).astype(np.int16).tobytes())
+    write_wav(speech, Audio(load_audio(clip).samples[int(start / fps * SAMPLE_RATE):]))
     return video, speech
 
 
