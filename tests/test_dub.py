@@ -177,8 +177,8 @@ def render(video: Path, motion: Motion, config: DubRenderConfig | None = None):
     source = list(reader.scan())
     config = config or DubRenderConfig()
     plan = DubPlan.from_track(track_video(video).landmarks, FPS, config)
-    source_to_dub = DubSource(reader, plan, frame_order(len(source), motion.n_frames), config)
-    frames = list(DubCompositor(config).render(source_to_dub, motion))
+    frames = list(DubCompositor(DubSource(reader, plan, frame_order(len(source), motion.n_frames), config))
+                  .render(motion))
     return source, frames, plan
 
 

@@ -25,10 +25,10 @@ def generate_motion(features: AudioFeatures, config: MotionConfig | DubConfig) -
     reads = {kind: {f.name for f in dataclasses.fields(cls.Config)} for kind, cls in chosen.items()}
     settings = {name: getattr(config, name) for name in OPTION_NAMES if hasattr(config, name)}
     defaults = {f.name: f.default for f in dataclasses.fields(config)}
-    for name, value in settings.items():
-        if value != defaults[name] and not any(name in fields for fields in reads.values()):
+    for option, value in settings.items():
+        if value != defaults[option] and not any(option in fields for fields in reads.values()):
             chosen_text = ", ".join(f"{kind} {name}" for kind, name in names.items())
-            raise InputError(None, f"--{name.replace('_', '-')} {value} is read by none of the chosen generators "
+            raise InputError(None, f"--{option.replace('_', '-')} {value} is read by none of the chosen generators "
                                    f"({chosen_text})")
     channels: dict = {}
     meta: dict = {}

@@ -186,27 +186,29 @@ class DubSource:
 
 
 class DubCompositor:
-    """``render(source, motion, stats)``: the source frames in order, the mouth region following ``motion``."""
+    """``DubCompositor(source).render(motion, stats)``: the source frames in order, the mouth region following
+    ``motion``, cut in as ``source.config`` says."""
 
-    def __init__(self, config: DubRenderConfig | None = None) -> None:
-        self.config = config or DubRenderConfig()
+    def __init__(self, source: DubSource) -> None:
+        self.source = source
+        self.config = source.config
 
-    def references(self, plan: DubPlan, reader: FrameReader) -> list[Reference]:
+    def references(self) -> list[Reference]:
         """Decode and rig every shot's reference frame."""
-        c = self.config
+        c, plan, reader = self.config, self.source.plan, self.source.reader
         config = dataclasses.replace(c, rig=dataclasses.replace(c.rig, jaw=c.mouth_scale * c.rig.jaw))
         frames = np.sort(plan.references)
         images = dict(zip(frames.tolist(), reader.frames(frames)))
         return [Reference(images[i], plan.raw[i], plan.window(i), config) for i in plan.references]
 
-    def render(self, source: DubSource, motion: Motion, stats: RenderStats | None = None) -> Iterator[np.ndarray]:
-        """One frame per entry of ``source.order``, streamed; ``motion`` frame j drives output j.
+    def render(self, motion: Motion, stats: RenderStats | None = None) -> Iterator[np.ndarray]:
+        """One frame per entry of the source's order, streamed; ``motion`` frame j drives output j.
 
         The blend ring's flicker, against the source's own there, accumulates in ``stats`` on the way.
         """
-        plan, reader, order = source.plan, source.reader, source.order
+        plan, reader, order = self.source.plan, self.source.reader, self.source.order
         flicker = (stats or RenderStats()).flicker
-        refs = self.references(plan, reader)
+        refs = self.references()
         previous = None  # (source index, source frame, output frame)
         for j, (i, frame) in enumerate(zip(order, reader.frames(order))):
             i = int(i)

@@ -44,7 +44,7 @@ class WarpRenderer:
     def render(self, source: Source, motion: Motion, stats: RenderStats | None = None) -> Iterator[np.ndarray]:
         """One frame per Motion frame, streamed: the whole face of a portrait, or a video's frames re-mouthed."""
         if isinstance(source, DubSource):
-            return DubCompositor(source.config).render(source, motion, stats)
+            return DubCompositor(source).render(motion, stats)
         return self.animate(source, motion)
 
     def animate(self, portrait: Portrait, motion: Motion) -> Iterator[np.ndarray]:
