@@ -204,16 +204,12 @@ def _dub(args: argparse.Namespace) -> dict:
 
 def _motion(args: argparse.Namespace) -> dict:
     motion = motion_from_audio(args.audio, cfg.build(MotionConfig, args.config, args))
-    _write_motion_outputs(motion, Path(args.output), args.cues and Path(args.cues), args.arkit and Path(args.arkit))
-    return {"output": args.output, "frames": motion.n_frames, "fps": motion.fps, "seconds": round(motion.duration, 3),
-            "channels": sorted(motion.channels)}
+    return {**_write_motion_files(motion, args), "channels": sorted(motion.channels)}
 
 
 def _track(args: argparse.Namespace) -> dict:
     motion = track_motion(args.video, cfg.build(TrackConfig, args.config, args), _progress(args.quiet, "track"))
-    _write_motion_outputs(motion, Path(args.output), args.cues and Path(args.cues), args.arkit and Path(args.arkit))
-    return {"output": args.output, "frames": motion.n_frames, "fps": motion.fps,
-            "seconds": round(motion.duration, 3), "found": motion.meta["found"], "blinks": len(motion.meta["blinks"])}
+    return {**_write_motion_files(motion, args), "found": motion.meta["found"], "blinks": len(motion.meta["blinks"])}
 
 
 def _report(args: argparse.Namespace) -> dict:
@@ -262,8 +258,9 @@ def _evaluate(args: argparse.Namespace) -> dict:
             "saved": args.save, "table": results.table(clips, totals)}
 
 
-def _write_motion_outputs(motion, output: Path, cues: Path | None, arkit: Path | None) -> None:
-    """Write the motion and the exports asked for, each atomically, the format chosen by the suffix."""
+def _write_motion_files(motion: Motion, args: argparse.Namespace) -> dict:
+    """Write the motion (-o) and the exports asked for (--cues, --arkit), each atomically, the format chosen by the
+    suffix; returns the summary's common part."""
     from talkinghead.io.video import atomic_output
     from talkinghead.motion import export
 
@@ -272,13 +269,15 @@ def _write_motion_outputs(motion, output: Path, cues: Path | None, arkit: Path |
         "cues": {".json": lambda: export.rhubarb_json(motion), ".tsv": lambda: export.rhubarb_tsv(motion)},
         "arkit": {".json": lambda: export.arkit_json(motion), ".csv": lambda: export.arkit_csv(motion)},
     }
-    jobs = [(kind, path) for kind, path in (("motion", output), ("cues", cues), ("arkit", arkit)) if path]
+    jobs = [(kind, Path(path)) for kind, path in (("motion", args.output), ("cues", args.cues), ("arkit", args.arkit))
+            if path]
     for kind, path in jobs:
         if path.suffix.lower() not in writers[kind]:
             raise InputError(path, f"unsupported {kind} format (use {' or '.join(writers[kind])})")
     for kind, path in jobs:
         with atomic_output(path) as tmp:
             tmp.write_text(writers[kind][path.suffix.lower()]())
+    return {"output": args.output, "frames": motion.n_frames, "fps": motion.fps, "seconds": round(motion.duration, 3)}
 
 
 # command -> the function that runs it on the parsed arguments and returns its summary
