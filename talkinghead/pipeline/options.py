@@ -12,7 +12,6 @@ from talkinghead.render import registry as renderers
 LIPS_HELP = "lip motion generator: phonetic (recognised English phones) or learned (from the sound, any language)"
 RENDERER_HELP = (f"renderer that draws the frames, one of: {', '.join(renderers.available())} (warp moves the "
                  "picture's own pixels along a face mesh, any face)")
-MAX_VIDEO_SIDE = 4096
 
 
 @dataclass

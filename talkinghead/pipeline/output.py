@@ -9,7 +9,8 @@ import numpy as np
 
 from talkinghead.errors import InputError
 from talkinghead.io.video import Mp4Writer, atomic_output, source_audio, video_info
-from talkinghead.pipeline.options import MAX_VIDEO_SIDE
+
+MAX_VIDEO_SIDE = 4096  # videos larger than this on a side are refused
 
 
 def check_output(output: str | Path) -> None:
