@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 
 import talkinghead
-from conftest import BILABIALS, CLIP, OTHER_CLIP, VOWELS, assert_fails_cleanly, frames_of_phones, run_cli
-from talkinghead.face.track import FaceTrack
+from conftest import (BILABIALS, CLIP, GRID_CLIP, OTHER_CLIP, VOWELS, assert_fails_cleanly, frames_of_phones, need,
+                      run_cli)
+from talkinghead.eval.naturalness import eye_curve
+from talkinghead.face.blinks import detect_blinks
+from talkinghead.face.track import FaceTrack, track_video
 from talkinghead.motion.channels import CHANNELS
 from talkinghead.motion.motion import Motion
 from talkinghead.motion.tracked import motion_from_track
@@ -158,6 +161,32 @@ def test_lost_frames_are_interpolated(clip_track):
         lo, hi = sorted((values[29], values[40]))
         assert lo - 1e-5 <= values[30:40].min() and values[30:40].max() <= hi + 1e-5, name  # straight across
     assert np.corrcoef(gappy["jaw_open"][:30], whole["jaw_open"][:30])[0, 1] > 0.99
+
+
+# bbaf2n ("bin blue at F two now"): the man blinks twice, shut at frames 43-44 and 51-53 (seen frame by frame)
+GRID_SHUT_FRAMES = [43, 44, 51, 52, 53]
+GRID_OPEN_FRAMES = list(range(0, 40)) + list(range(64, 75))
+
+
+def test_a_real_speaker_is_tracked_as_he_moves():
+    """On real footage (GRID bbaf2n, ../shared/data): the jaw against an independent whole-frame track, shut before
+    "bin" and pressed on its b; blinks where the man's eyes shut; head and gaze moving by a few degrees about zero."""
+    need(GRID_CLIP)
+    motion = talkinghead.track_motion(GRID_CLIP)
+    real = track_video(GRID_CLIP)
+    opening = real.mouth_opening
+    assert np.corrcoef(motion["jaw_open"], opening)[0, 1] > 0.95
+    assert motion["jaw_open"][:8].max() < 0.1  # shut before "bin"
+    assert motion["jaw_open"].max() == 1.0 and motion["jaw_open"][np.argmax(opening)] > 0.9
+    assert np.median(motion["lip_press"][:8]) < 0.3 < motion["lip_press"][8:11].max()  # the b of "bin" presses
+    for side in ("blink_left", "blink_right"):
+        assert motion[side][GRID_SHUT_FRAMES].min() > 0.75, side
+        assert motion[side][GRID_OPEN_FRAMES].max() < 0.1, side
+    found = detect_blinks(eye_curve(real), real.fps) / 25
+    assert np.abs(np.array(motion.meta["blinks"]) - found).max() < 0.05
+    for name in ("head_yaw", "head_pitch", "head_roll", "gaze_yaw", "gaze_pitch"):
+        assert abs(np.median(motion[name])) < 0.3, name
+        assert 0.3 < np.ptp(motion[name]) < 10, (name, np.ptp(motion[name]))  # a speaker reading a sentence
 
 
 def test_no_face_anywhere_is_an_error():
