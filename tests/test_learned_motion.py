@@ -314,7 +314,7 @@ def test_lips_train_under_torchrun_with_two_processes(corpus: Path, tmp_path: Pa
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "talkinghead",
                            "train", "lips", "--data", str(corpus), "-o", str(checkpoint), "--quiet", *options],
                           capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 0, done.stderr[:4000] + "\n...\n" + done.stderr[-2000:]  # the ranks' own errors come first
     from talkinghead.models.lips_net import LipsNet
 
     assert load_model(LipsNet, checkpoint).config.channels == TINY_LIPS["channels"]
