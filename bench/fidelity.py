@@ -36,6 +36,7 @@ from talkinghead.face.normalize import face_frame  # noqa: E402
 from talkinghead.face.track import Tracker  # noqa: E402
 from talkinghead.io.video import Mp4Writer, read_frames, video_info  # noqa: E402
 from talkinghead.pipeline import DubConfig, dub, track_motion  # noqa: E402
+from talkinghead.train.fit import FitConfig, fit_avatar  # noqa: E402
 
 LIPS = regions.LIPS_OUTER + regions.LIPS_INNER
 LONG_CLIPS = ["long/" + p.name for p in sorted((Path(__file__).resolve().parents[1] / ".." / "shared" / "data" /
@@ -59,17 +60,21 @@ def lip_sketches(landmarks: np.ndarray) -> np.ndarray:
     return (lips - lips.mean(1, keepdims=True)).reshape(len(lips), -1)
 
 
-def held_back(clip: Path, start: int, fps: float, folder: Path) -> tuple[Path, Path]:
-    """The clip from frame ``start`` on as an mp4 (near-lossless) and its speech as a wav."""
-    video = folder / f"{clip.stem}_test.mp4"
+def part(clip: Path, start: int, stop: int | None, fps: float, folder: Path, name: str) -> tuple[Path, Path]:
+    """Frames ``start``..``stop`` of the clip as an mp4 (near-lossless) and their speech as a wav."""
+    video = folder / f"{clip.stem}_{name}.mp4"
     _, width, height, _ = video_info(clip)
     w, h = width // 2 * 2, height // 2 * 2
     with Mp4Writer(video, w, h, fps, crf=12) as writer:
         for i, frame in enumerate(read_frames(clip)):
+            if stop is not None and i >= stop:
+                break
             if i >= start:
                 writer.write(frame[:h, :w])
-    speech = folder / f"{clip.stem}_test.wav"
-    write_wav(speech, Audio(load_audio(clip).samples[int(start / fps * SAMPLE_RATE):]))
+    speech = folder / f"{clip.stem}_{name}.wav"
+    samples = load_audio(clip).samples
+    write_wav(speech, Audio(samples[int(start / fps * SAMPLE_RATE):None if stop is None else
+                                    int(stop / fps * SAMPLE_RATE)]))
     return video, speech
 
 
@@ -80,13 +85,13 @@ def score(generated: list[np.ndarray | None], real: list[np.ndarray | None]) -> 
     return fidelity.metrics()
 
 
-def bench_clip(clip: Path, out: Path) -> list[list]:
-    """The rows of one clip (one per method) and its mouth strip."""
+def bench_clip(clip: Path, out: Path, minutes: float) -> tuple[list[list], dict]:
+    """The rows of one clip (one per method), its fit's summary and its mouth strip."""
     fps = video_info(clip)[0]
     crops, landmarks = crops_of(clip, fps)
     split = int(len(crops) * 2 / 3)
     with tempfile.TemporaryDirectory() as tmp:
-        video, speech = held_back(clip, split, fps, Path(tmp))
+        video, speech = part(clip, split, None, fps, Path(tmp), "test")
         real, real_landmarks = crops_of(video, fps)  # the held-back part, as the renderers see it
         sketches, train = lip_sketches(landmarks[:split]), lip_sketches(real_landmarks)
         usable = np.flatnonzero(np.isfinite(sketches).all(1) & np.array([c is not None for c in crops[:split]]))
@@ -95,23 +100,31 @@ def bench_clip(clip: Path, out: Path) -> list[list]:
         generated = {"still": [real[0]] * len(real), "next": real[:1] + real[:-1], "retrieval": retrieved}
         rows = {name: score(made, real) for name, made in generated.items()}
         motion = track_motion(video)
+        configs = {"warp": DubConfig()}
+        fitted = {}
+        if minutes > 0:
+            avatar = Path(tmp) / "person.avatar"
+            fitted = fit_avatar([part(clip, 0, split, fps, Path(tmp), "train")[0]], avatar, FitConfig(minutes=minutes))
+            configs["avatar"] = DubConfig(avatar=str(avatar))
         lips = {}
-        for name, given in (("warp (own motion)", motion), ("warp (own speech)", None)):
-            dubbed = Path(tmp) / "dubbed.mp4"
-            start = time.perf_counter()
-            dub(video, speech, dubbed, DubConfig(), motion=given)
-            seconds = time.perf_counter() - start
-            generated[name], made_landmarks = crops_of(dubbed, fps)
-            rows[name] = {**score(generated[name], real), "seconds": seconds}
-            lips[name] = best_lag(regions.mouth_opening(made_landmarks), regions.mouth_opening(real_landmarks))[0]
+        for renderer, config in configs.items():
+            for name, given in ((f"{renderer} (own motion)", motion), (f"{renderer} (own speech)", None)):
+                dubbed = Path(tmp) / "dubbed.mp4"
+                start = time.perf_counter()
+                summary = dub(video, speech, dubbed, config, motion=given)
+                seconds = time.perf_counter() - start
+                generated[name], made_landmarks = crops_of(dubbed, fps)
+                rows[name] = {**score(generated[name], real), "fps": summary["frames"] / seconds}
+                lips[name] = best_lag(regions.mouth_opening(made_landmarks), regions.mouth_opening(real_landmarks))[0]
     still, nxt = rows["still"]["mouth_ssim"], rows["next"]["mouth_ssim"]
     table = []
     for name, m in rows.items():
         fidelity = (m["mouth_ssim"] - still) / max(nxt - still, 1e-9)
         table.append([clip.stem, name, m["mouth_ssim"], m["mouth_psnr"], fidelity, m["mouth_sharpness"],
-                      m.get("mouth_change", float("nan")), lips.get(name, float("nan"))])
-    strip(out / f"{clip.stem}.png", [real, generated["still"], generated["warp (own motion)"], retrieved])
-    return table
+                      m.get("mouth_change", float("nan")), lips.get(name, float("nan")), m.get("fps", float("nan"))])
+    shown = [real, generated["still"], generated["warp (own motion)"], retrieved]
+    strip(out / f"{clip.stem}.png", shown + ([generated["avatar (own motion)"]] if fitted else []))
+    return table, fitted
 
 
 def strip(path: Path, rows: list[list[np.ndarray | None]], count: int = 8) -> None:
@@ -125,16 +138,23 @@ def strip(path: Path, rows: list[list[np.ndarray | None]], count: int = 8) -> No
 
 def main() -> None:
     parser = clip_arguments(__doc__.splitlines()[0], "fidelity")
+    parser.add_argument("--minutes", type=float, default=10.0, help="fit budget per clip (0: no avatar rows)")
     parser.set_defaults(clips=LONG_CLIPS)
     args = parser.parse_args()
     data = data_and_results(args)
-    rows = []
+    rows, fits = [], []
     for name in args.clips:
-        rows += bench_clip(data / name, args.out)
+        table, fitted = bench_clip(data / name, args.out, args.minutes)
+        rows += table
+        if fitted:
+            fits.append([Path(name).stem, fitted["footage_seconds"], fitted["steps"], fitted["train_seconds"],
+                         fitted["prepare_seconds"], fitted["avatar_mb"]])
         print(f"{name}: done", file=sys.stderr, flush=True)
-    header = ["clip", "method", "mouth SSIM", "PSNR", "fidelity", "sharpness", "change", "lip r"]
+    header = ["clip", "method", "mouth SSIM", "PSNR", "fidelity", "sharpness", "change", "lip r", "fps"]
     print(markdown_table(header, rows))
-    print(f"\nstrips (rows: real, still, warp with own motion, retrieval) in {args.out}")
+    if fits:
+        print("\n" + markdown_table(["clip", "footage s", "steps", "train s", "prepare s", "avatar MB"], fits))
+    print(f"\nstrips (rows: real, still, warp with own motion, retrieval, avatar with own motion) in {args.out}")
 
 
 if __name__ == "__main__":

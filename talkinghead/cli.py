@@ -36,6 +36,8 @@ def _progress(quiet: bool, label: str, unit: str = "frame"):
                                        dynamic_ncols=True) as bar:
                 for frame in frames:
                     yield frame
+                    if isinstance(frame, dict) and frame:  # a training tick: its running figures
+                        bar.set_postfix(frame, refresh=False)
                     bar.update()
 
         return counted()
@@ -86,6 +88,13 @@ def trainers() -> dict[str, tuple[type, Callable[..., dict]]]:
             "pose": (PoseTrainConfig, train_pose), "pose-vae": (PoseVAETrainConfig, train_pose_vae)}
 
 
+def fit_config() -> type:
+    """``talkinghead fit``'s options (imports torch)."""
+    from talkinghead.train.fit import FitConfig
+
+    return FitConfig
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; a trainer's options are added only when ``argv`` names it (they need torch to import)."""
     parser = argparse.ArgumentParser(prog="talkinghead", description="Audio-driven talking-face video.")
@@ -94,7 +103,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("animate", help="portrait + speech -> talking video (mp4)",
                        description="Animate a portrait with speech: lip sync, blinks, brows, head motion and gaze.")
-    p.add_argument("--image", required=True, help="portrait (jpg, png, webp, bmp)")
+    p.add_argument("--image", help="portrait (jpg, png, webp, bmp); with --avatar, default: the avatar's still")
     p.add_argument("--audio", required=True, help="speech (wav, mp3, m4a, flac, ogg, or a video's audio track)")
     p.add_argument("-o", "--output", required=True, help="output .mp4")
     p.add_argument("--motion", metavar="FILE", help="render this motion file (JSON/CSV) instead of computing one")
@@ -145,6 +154,18 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("results", help="folder written by `talkinghead eval --save`")
     p.add_argument("-o", "--output", required=True, help="report file: .html (self-contained) or .md")
     p.add_argument("--title", default="talkinghead evaluation", help="report title")
+    _common(p)
+
+    p = sub.add_parser("fit", help="a person's footage -> an avatar whose mouth looks like theirs (.avatar)",
+                       description="Fit a renderer to one person: track their footage (one or more clips), pair "
+                                   "each frame's mouth with what the warp renderer draws there, train a decoder "
+                                   "(HyperLips' HRDecoder) on the CPU for a time budget, and write one avatar file "
+                                   "for animate, dub and stream --avatar. The last part of each clip is held back "
+                                   "and scored. A fit stopped with Ctrl-C goes on with --resume.")
+    p.add_argument("videos", nargs="+", help="footage of the person (mp4, mov, mkv, webm); a minute or more is best")
+    p.add_argument("-o", "--output", required=True, help="avatar file to write (NAME.avatar)")
+    if argv is not None and "fit" in argv:  # its options import torch: only when asked for
+        cfg.add_arguments(p, fit_config())
     _common(p)
 
     from talkinghead.data.prepare import PrepareConfig
@@ -210,6 +231,13 @@ def _motion(args: argparse.Namespace) -> dict:
 def _track(args: argparse.Namespace) -> dict:
     motion = track_motion(args.video, cfg.build(TrackConfig, args.config, args), _progress(args.quiet, "track"))
     return {**_write_motion_files(motion, args), "found": motion.meta["found"], "blinks": len(motion.meta["blinks"])}
+
+
+def _fit(args: argparse.Namespace) -> dict:
+    from talkinghead.train.fit import fit_avatar
+
+    return fit_avatar(args.videos, args.output, cfg.build(fit_config(), args.config, args),
+                      _progress(args.quiet, "fit", "s"), _progress(args.quiet, "track and cut"))
 
 
 def _report(args: argparse.Namespace) -> dict:
@@ -283,7 +311,7 @@ def _write_motion_files(motion: Motion, args: argparse.Namespace) -> dict:
 # command -> the function that runs it on the parsed arguments and returns its summary
 COMMANDS: dict[str, Callable[[argparse.Namespace], dict]] = {
     "animate": _animate, "dub": _dub, "motion": _motion, "track": _track, "eval": _evaluate, "report": _report,
-    "prepare": _prepare, "label-speech": _label_speech, "synth": _synth, "train": _train,
+    "fit": _fit, "prepare": _prepare, "label-speech": _label_speech, "synth": _synth, "train": _train,
 }
 
 

@@ -105,11 +105,11 @@ def test_renderer_by_name(tmp_path):
     (tmp_path / "bad").mkdir()
     run = run_cli("animate", "--image", PORTRAIT, "--audio", SPEECH, "-o", tmp_path / "bad" / "o.mp4",
                   "--renderer", "painted", "--quiet")
-    assert run.code == 2 and "unknown renderer 'painted'; choose from warp" in run.stderr
+    assert run.code == 2 and "unknown renderer 'painted'; choose from hrdecoder, warp" in run.stderr
     assert list((tmp_path / "bad").iterdir()) == []
     run = run_cli("dub", "--video", CLIP.video, "--audio", SPEECH, "-o", tmp_path / "bad" / "d.mp4",
                   "--renderer", "painted", "--quiet")
-    assert run.code == 2 and "unknown renderer 'painted'; choose from warp" in run.stderr
+    assert run.code == 2 and "unknown renderer 'painted'; choose from hrdecoder, warp" in run.stderr
     assert list((tmp_path / "bad").iterdir()) == []
 
 

@@ -80,7 +80,12 @@ def load_portrait(path: str | Path, size: int = 512, face_index: int = 0, full: 
     """Read an image, find its faces and frame the chosen one."""
     from talkinghead.io.image import load_image
 
-    image = load_image(path)
+    return portrait_of(load_image(path), size, face_index, full, path)
+
+
+def portrait_of(image: np.ndarray, size: int = 512, face_index: int = 0, full: bool = False,
+                path: str | Path | None = None) -> Portrait:
+    """Find the faces of an RGB image and frame the chosen one (``path`` names it in errors)."""
     # MediaPipe's worker threads log to stderr while its graphs start, at any time until they are closed
     with silenced_stderr(), FaceMesh() as mesh:
         faces = mesh.detect(image)

@@ -6,7 +6,8 @@ import time
 from pathlib import Path
 
 from talkinghead.audio.decode import load_audio
-from talkinghead.face.portrait import Portrait, load_portrait
+from talkinghead.errors import InputError
+from talkinghead.face.portrait import Portrait, load_portrait, portrait_of
 from talkinghead.motion.motion import Motion
 from talkinghead.pipeline.generate import motion_from_audio
 from talkinghead.pipeline.options import AnimateConfig
@@ -15,18 +16,27 @@ from talkinghead.progress import Progress
 from talkinghead.render import registry as renderers
 
 
-def animate(image: str | Path, audio: str | Path, output: str | Path, config: AnimateConfig | None = None,
+def animate(image: str | Path | None, audio: str | Path, output: str | Path, config: AnimateConfig | None = None,
             motion: Motion | None = None, progress: Progress | None = None) -> dict:
     """Portrait image + speech -> talking-head mp4 at ``output``; returns a summary dict.
 
-    ``motion`` replaces the motion computed from the audio (e.g. an edited ``talkinghead motion`` file).
+    ``motion`` replaces the motion computed from the audio (e.g. an edited ``talkinghead motion`` file). Without an
+    ``image`` the portrait is the still of the person kept in ``config.avatar``.
     """
     config = config or AnimateConfig()
     check_output(output)
-    renderer = renderers.create(config.renderer, Portrait)
+    if image is None and config.avatar is None:
+        raise InputError(None, "give a portrait (--image), or an avatar (--avatar) whose still is animated")
+    renderer = renderers.create(config.renderer_name, Portrait, avatar=config.avatar)
     start = time.perf_counter()
     speech = load_audio(audio)
-    portrait = load_portrait(image, config.size, config.face_index, config.full_frame)
+    if image is None:
+        from talkinghead.render.avatar import Avatar  # imports torch: only with an avatar
+
+        still = Avatar.load(config.avatar).reference
+        portrait = portrait_of(still, config.size, config.face_index, config.full_frame, config.avatar)
+    else:
+        portrait = load_portrait(image, config.size, config.face_index, config.full_frame)
     if motion is None:
         motion = motion_from_audio(speech, config)
     frames = renderer.render(portrait, motion)

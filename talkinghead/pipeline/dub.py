@@ -34,7 +34,7 @@ def dub(video: str | Path, audio: str | Path, output: str | Path, config: DubCon
     """
     config = config or DubConfig()
     check_output(output)
-    renderer = renderers.create(config.renderer, DubSource)
+    renderer = renderers.create(config.renderer_name, DubSource, avatar=config.avatar)
     start = time.perf_counter()
     fps, width, height, duration = check_video(video)
     speech = load_audio(audio)

@@ -10,8 +10,9 @@ from talkinghead.motion.options import GeneratorOptions, LipsWeights
 from talkinghead.render import registry as renderers
 
 LIPS_HELP = "lip motion generator: phonetic (recognised English phones) or learned (from the sound, any language)"
-RENDERER_HELP = (f"renderer that draws the frames, one of: {', '.join(renderers.available())} (warp moves the "
-                 "picture's own pixels along a face mesh, any face)")
+RENDERER_HELP = (f"renderer that draws the frames, one of: {', '.join(renderers.available())} (default: the "
+                 "avatar's, else warp, which moves the picture's own pixels along a face mesh, any face; hrdecoder "
+                 "draws the mouth with a decoder fitted to one person)")
 
 
 @dataclass
@@ -27,7 +28,16 @@ class FaceChoice(Checked):
 
 @dataclass
 class VideoOutput(Checked):
-    renderer: str = option("warp", RENDERER_HELP)
+    renderer: str | None = option(None, RENDERER_HELP)
+    avatar: str | None = option(None, "avatar file made by `talkinghead fit`: the mouth is drawn by the renderer "
+                                "fitted to that person", metavar="FILE")
+
+    @property
+    def renderer_name(self) -> str:
+        """The renderer asked for; by default the avatar's, or warp without one."""
+        if self.renderer is not None:
+            return self.renderer
+        return renderers.avatar_renderer(self.avatar) if self.avatar else "warp"
     crf: int = option(20, "H.264 quality (lower is better, 18-28 typical)", range=(0, 51))
 
 

@@ -7,7 +7,8 @@ traded for the new one and its slow smile kept. Two layers are warped onto that 
 collar and face outline stay the frame's) and, inside the lower face, the reference's, which has no old mouth to
 show (its interior is painted), colour-matched on the skin of the blend ring. The window is pasted back at working
 resolution; outside the mask the pixels stay as decoded. The lower face is drawn by :meth:`DubCompositor.draw_lower`
-(the warp renderer's: the reference moved along the mesh, its mouth interior painted).
+(the warp renderer's: the reference moved along the mesh, its mouth interior painted; a fitted renderer draws the
+mouth over the frame's own moved pixels instead).
 """
 
 from __future__ import annotations
@@ -256,7 +257,7 @@ class DubCompositor:
         dx, dy = warp.displacement(np.concatenate([own, anchors]),
                                    np.concatenate([face, follow_face(anchors, own, face, outer=0.0)]))
         moved = warp.remap(crop, dx, dy).astype(np.float32)
-        lower = self.draw_lower(ref, face, ref.anchors @ ring_map[:, :2].T + ring_map[:, 2])
+        lower = self.draw_lower(ref, face, ref.anchors @ ring_map[:, :2].T + ring_map[:, 2], moved)
         scale = regions.eye_distance(target)
         outline = face[LOWER_FACE] + (ref.outline_offset @ axes.T)[:, :2]
         inside = feathered_mask(window.size, [outline], self.config.feather * scale)
@@ -267,10 +268,10 @@ class DubCompositor:
         mask = np.maximum(inside, shifted) * np.float32(plan.weight[i])
         return paste(frame, window, patch, mask)
 
-    @staticmethod
-    def draw_lower(ref: Reference, face: np.ndarray, anchors: np.ndarray) -> np.ndarray:
-        """The reference's crop moved onto the target ``face`` landmarks (479, 2; its background ring onto
-        ``anchors``), the mouth interior painted: the layer cut into the lower face (float32 RGB)."""
+    def draw_lower(self, ref: Reference, face: np.ndarray, anchors: np.ndarray, moved: np.ndarray) -> np.ndarray:
+        """The layer cut into the lower face (float32 RGB): here the reference's crop moved onto the target ``face``
+        landmarks (479, 2; its background ring onto ``anchors``), the mouth interior painted. ``moved`` is the
+        frame's own crop moved onto ``face``, old mouth and all."""
         lower = ref.warp.warp(ref.crop, np.concatenate([ref.face, ref.anchors]), np.concatenate([face, anchors]))
         ref.painter.paint(lower, face)
         return lower

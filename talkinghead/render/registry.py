@@ -38,7 +38,7 @@ class Renderer(Protocol):
 
 
 _REGISTRY: dict[str, type] = {}
-_BUILTIN = {"warp": "talkinghead.render.warp"}  # name -> the module that registers it, imported when first asked for
+_BUILTIN = {"warp": "talkinghead.render.warp", "hrdecoder": "talkinghead.render.fitted"}  # name -> the module that registers it, imported when first asked for
 
 
 def register(cls: type) -> type:
@@ -60,6 +60,13 @@ def renderer_class(name: str) -> type:
         return _REGISTRY[name]
     except KeyError:
         raise ValueError(f"unknown renderer {name!r}; choose from {', '.join(available())}") from None
+
+
+def avatar_renderer(avatar: str | Path) -> str:
+    """The name of the renderer an avatar file was fitted for (InputError when it is not a usable avatar)."""
+    from talkinghead.render.avatar import Avatar
+
+    return Avatar.load(avatar).renderer
 
 
 def create(name: str, source: type, config: Any = None, avatar: str | Path | None = None) -> Renderer:

@@ -15,8 +15,32 @@ import numpy as np
 from talkinghead.face import regions
 from talkinghead.face.anatomy import CORNER_DROP, EYEBALL_RADIUS, NECK_PIVOT
 from talkinghead.face.pose import euler_rotation, rotation_matrix
-from talkinghead.motion.channels import CHANNELS
+from talkinghead.motion.channels import CHANNELS, LIP_CHANNELS
 from talkinghead.render.topology import MOUTH_CENTER, with_mouth_center
+
+
+LIP_POINTS = sorted(set(regions.UPPER_LIP + regions.LOWER_LIP + regions.LIPS_OUTER + regions.LIPS_INNER))
+
+
+@dataclass
+class LipModel:
+    """One person's lips: each lip vertex's offset from rest (face frame, eye distances, x and y) linear in the lip
+    channels, fitted by ridge regression on their tracked footage (``talkinghead fit``)."""
+
+    weights: np.ndarray  # (len(LIP_CHANNELS), len(LIP_POINTS), 2)
+
+    @classmethod
+    def fit(cls, channels: np.ndarray, lips: np.ndarray, ridge: float = 1e-3) -> "LipModel":
+        """From (T, len(LIP_CHANNELS)) tracked channel values and (T, len(LIP_POINTS), 2) face-frame lips."""
+        x = np.concatenate([channels, np.ones((len(channels), 1))], 1)
+        penalty = ridge * len(x) * np.diag([1.0] * channels.shape[1] + [0.0])
+        coef = np.linalg.solve(x.T @ x + penalty, x.T @ lips.reshape(len(lips), -1))
+        return cls(coef[:-1].reshape(channels.shape[1], -1, 2))
+
+    def offset(self, values: dict[str, float]) -> np.ndarray:
+        """(len(LIP_POINTS), 2) lip offsets for one frame's channel values."""
+        x = np.array([values.get(name, CHANNELS[name].neutral) for name in LIP_CHANNELS])
+        return np.tensordot(x, self.weights, 1)
 
 
 @dataclass
@@ -34,6 +58,7 @@ class RigConfig:
     smile_lift: float = 0.05
     brow_lift: float = 0.07
     eyeball_radius: float = EYEBALL_RADIUS
+    lips: LipModel | None = None  # a person's own lips, replacing the generic lip shapes (the jaw stays the rig's)
 
 
 def smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:
@@ -63,6 +88,10 @@ class FaceRig:
         self._build_mouth(local, c)
         self._build_eyes(local, c)
         self.rest = local + self.offset
+        if c.lips is not None:  # the lip vertices move as the person's own, not by the generic lip shapes
+            for name in LIP_CHANNELS:
+                self.basis[name] = self.basis[name].copy()
+                self.basis[name][LIP_POINTS] = 0
         self.face_width = float(np.ptp(local[regions.FACE_OVAL, 0])) * self.scale
         chin = local[regions.CHIN]
         self.pivot_local = np.array([0.0, chin[1] + NECK_PIVOT[0], chin[2] + NECK_PIVOT[1]])
@@ -163,6 +192,9 @@ class FaceRig:
                 p[:, 1] += v * basis[:, 1]
             elif v:
                 p += v * basis
+        if self.config.lips is not None:
+            p[LIP_POINTS, :2] += self.config.lips.offset(values)
+            p[MOUTH_CENTER] = p[regions.LIPS_INNER].mean(0)
         # lips never cross: the lower inner lip stays at or below the upper one
         lo, up = self._lower_inner, self._upper_inner[::-1]
         p[lo, 1] = np.maximum(p[lo, 1], p[up, 1])

@@ -6,7 +6,7 @@ the lower face of each shot's reference frame, moved the same way."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Iterator
+from typing import Callable, ClassVar, Iterator
 
 import numpy as np
 
@@ -19,6 +19,8 @@ from talkinghead.render.registry import Source, register
 from talkinghead.render.rig import FaceRig, RigConfig
 from talkinghead.render.stats import RenderStats
 from talkinghead.render.topology import background_ring, face_triangles, follow_face, with_mouth_center
+
+MouthDrawer = Callable[[np.ndarray, np.ndarray], None]  # (frame, its 479 landmarks) -> draws the mouth in place
 
 
 @dataclass
@@ -47,20 +49,21 @@ class WarpRenderer:
             return DubCompositor(source).render(motion, stats)
         return self.animate(source, motion)
 
-    def animate(self, portrait: Portrait, motion: Motion) -> Iterator[np.ndarray]:
-        """The portrait's whole face following ``motion``, one frame per Motion frame."""
+    def animate(self, portrait: Portrait, motion: Motion, mouth: MouthDrawer | None = None) -> Iterator[np.ndarray]:
+        """The portrait's whole face following ``motion``, one frame per Motion frame; ``mouth(frame, face)`` draws
+        the mouth on each warped frame (default: its interior painted)."""
         w, h = portrait.size
         rig = FaceRig(portrait.landmarks, self.config.rig)
         src_face = with_mouth_center(portrait.landmarks)[:, :2]
         anchors, ring_tris = background_ring(src_face, w, h)
         src = np.concatenate([src_face, anchors])
         warp = PiecewiseAffineWarp(np.concatenate([face_triangles(), ring_tris]), w, h, self.config.map_step)
-        painter = MouthPainter(MouthColors.sample(portrait.image, portrait.landmarks), rig.scale)
+        mouth = mouth or MouthPainter(MouthColors.sample(portrait.image, portrait.landmarks), rig.scale).paint
         for i in range(motion.n_frames):
             values = motion.frame(i)
             face = rig.landmarks(values)[:, :2]
             dst = np.concatenate([face, follow_face(anchors, src_face, face)])
             frame = warp.warp(portrait.image, src, dst)
-            painter.paint(frame, face)
+            mouth(frame, face)
             paint_lash_line(frame, face, (values["blink_right"], values["blink_left"]), rig.scale)
             yield frame

@@ -1,0 +1,184 @@
+"""talkinghead fit: a person's footage becomes an avatar whose decoder draws their mouth. A tiny fit overfits a
+3 s clip and beats the warp renderer on its own frames; the avatar survives a round trip; animate and dub take it;
+a stopped fit resumes; every bad input is refused in one line, leaving nothing behind."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import CLIP, OTHER_CLIP, SPEECH, assert_fails_cleanly, assert_plays, run_cli
+
+from talkinghead.errors import InputError
+from talkinghead.eval.mouth import MouthFidelity, mouth_crop
+from talkinghead.face.track import track_video
+from talkinghead.io.video import Mp4Writer, read_frames
+from talkinghead.render.avatar import Avatar
+from talkinghead.render.fitted import MouthDecoder
+from talkinghead.render.mouth_crop import MouthReference
+from talkinghead.render.topology import with_mouth_center
+from talkinghead.train.fit import FitConfig, fit_avatar
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """An avatar fitted for 40 s on the whole of the shipped Hopper clip, and the fit's summary."""
+    folder = tmp_path_factory.mktemp("fit")
+    run = run_cli("fit", CLIP.video, "-o", folder / "hopper.avatar", "--minutes", "0.67", "--holdout", "0",
+                  "--json", "--quiet")
+    assert run.code == 0, run.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["hopper.avatar"], "the fit left its cache or checkpoint"
+    return folder / "hopper.avatar", run.summary
+
+
+def mouth_scores(video: Path, real: Path) -> dict[str, float]:
+    """Mouth-crop SSIM and sharpness of ``video`` against ``real``, each cropped by its own landmarks."""
+    scores = MouthFidelity()
+    tracks = [track_video(v).landmarks for v in (video, real)]
+    for a, b, la, lb in zip(read_frames(video), read_frames(real), *tracks):
+        scores.add(mouth_crop(a, la), mouth_crop(b, lb))
+    return scores.metrics()
+
+
+def test_a_tiny_fit_beats_warp_on_its_own_frames(fitted, tmp_path):
+    avatar, summary = fitted
+    assert summary["train_frames"] >= 70 and summary["steps"] > 50 and summary["avatar_mb"] < 20
+    assert 0.3 <= summary["mouth_scale"] <= 1.5
+    scores = {}
+    for name, extra in (("warp", []), ("avatar", ["--avatar", avatar])):
+        out = tmp_path / f"{name}.mp4"
+        run = run_cli("dub", "--video", CLIP.video, "--audio", CLIP.video, "--motion",
+                      CLIP.video.with_suffix(".motion.json"), "-o", out, "--quiet", *extra)
+        assert run.code == 0, run.stderr
+        scores[name] = mouth_scores(out, CLIP.video)
+    assert scores["avatar"]["mouth_ssim"] > scores["warp"]["mouth_ssim"] + 0.02, scores
+    assert 0.6 < scores["avatar"]["mouth_sharpness"] < 1.6, scores
+
+
+def test_the_avatar_round_trip_draws_the_same_mouth(fitted, tmp_path):
+    avatar = Avatar.load(fitted[0])
+    avatar.save(tmp_path / "copy.avatar")
+    copy = Avatar.load(tmp_path / "copy.avatar")
+    assert np.array_equal(copy.bank.crops, avatar.bank.crops) and np.array_equal(copy.reference, avatar.reference)
+    assert np.allclose(copy.lips.weights, avatar.lips.weights) and copy.mouth_scale == avatar.mouth_scale
+    frame = next(read_frames(CLIP.video))
+    face = with_mouth_center(track_video(CLIP.video).landmarks[0])[:, :2]
+    drawn = []
+    for a in (avatar, copy):
+        canvas = np.zeros_like(frame)
+        MouthDecoder.of(a).draw(canvas, MouthReference.of(frame, face), face)
+        drawn.append(canvas)
+    assert np.array_equal(*drawn) and drawn[0].max() > 0
+
+
+def test_animate_with_an_avatar_talks_with_its_still(fitted, tmp_path):
+    out = tmp_path / "out.mp4"
+    run = run_cli("animate", "--avatar", fitted[0], "--audio", SPEECH, "-o", out, "--size", "256", "--json",
+                  "--quiet")
+    assert run.code == 0, run.stderr
+    assert (run.summary["width"], run.summary["height"]) == (256, 256)
+    assert_plays(out, SPEECH)
+
+
+def test_a_stopped_fit_resumes(tmp_path):
+    out = tmp_path / "me.avatar"
+    config = FitConfig(minutes=0.15, holdout=0.2)
+
+    def stop_after(ticks, total, at=3):  # noqa: ANN001 - a Progress that is interrupted, as by Ctrl-C
+        for i, tick in enumerate(ticks):
+            if i == at:
+                raise KeyboardInterrupt
+            yield tick
+
+    with pytest.raises(KeyboardInterrupt):
+        fit_avatar([OTHER_CLIP.video], out, config, stop_after)
+    partial = tmp_path / "me.avatar.partial"
+    stopped = torch.load(partial, weights_only=True)["step"]
+    assert stopped > 0 and not out.exists()
+    with pytest.raises(InputError, match="add --resume"):
+        fit_avatar([OTHER_CLIP.video], out, config)
+    summary = fit_avatar([OTHER_CLIP.video], out, FitConfig(minutes=0.15, holdout=0.2, resume=True))
+    assert summary["steps"] > stopped and summary["validation_frames"] > 10
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["me.avatar"]
+
+
+def short_clip(path: Path, frames: int) -> Path:
+    """The first ``frames`` frames of the shipped clip."""
+    with Mp4Writer(path, CLIP.width, CLIP.height, 25.0) as writer:
+        for i, frame in zip(range(frames), read_frames(CLIP.video)):
+            writer.write(frame)
+    return path
+
+
+def test_footage_too_short_to_fit_says_how_much_is_needed(tmp_path):
+    clip = short_clip(tmp_path / "short.mp4", 30)
+    out = tmp_path / "out"
+    out.mkdir()
+    line = assert_fails_cleanly(run_cli("fit", clip, "-o", out / "me.avatar", "--quiet"), clip, out)
+    assert "too short to fit: 1.2 s" in line and "need at least 2 s" in line
+
+
+def test_footage_without_a_face_is_refused(tmp_path):
+    clip = tmp_path / "noise.mp4"
+    rng = np.random.default_rng(0)
+    with Mp4Writer(clip, 160, 128, 25.0) as writer:
+        for _ in range(60):
+            writer.write(rng.integers(0, 255, (128, 160, 3), np.uint8))
+    out = tmp_path / "out"
+    out.mkdir()
+    assert "no face found" in assert_fails_cleanly(run_cli("fit", clip, "-o", out / "me.avatar", "--quiet"), clip, out)
+
+
+def test_missing_footage_and_nothing_to_resume_are_refused(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    missing = tmp_path / "missing.mp4"
+    assert "file not found" in assert_fails_cleanly(run_cli("fit", missing, "-o", out / "a.avatar", "--quiet"),
+                                                     missing, out)
+    line = assert_fails_cleanly(run_cli("fit", CLIP.video, "-o", out / "a.avatar", "--resume", "--quiet"),
+                                out / "a.avatar", out)
+    assert "nothing to resume" in line
+
+
+def damaged(path: Path, source: Path) -> Path:
+    path.write_bytes(source.read_bytes()[:5000])
+    return path
+
+
+def other_version(path: Path, source: Path) -> Path:
+    state = torch.load(source, weights_only=True)
+    torch.save({**state, "version": 99}, path)
+    return path
+
+
+def not_an_avatar(path: Path, source: Path) -> Path:
+    shutil.copy(CLIP.video, path)
+    return path
+
+
+@pytest.mark.parametrize("make, message", [(damaged, "not an avatar file, or damaged"),
+                                           (other_version, "avatar format version 99"),
+                                           (not_an_avatar, "not an avatar file")])
+def test_a_bad_avatar_is_refused_before_any_work(fitted, tmp_path, make, message):
+    bad = make(tmp_path / "bad.avatar", fitted[0])
+    out = tmp_path / "out"
+    out.mkdir()
+    for command in (["dub", "--video", CLIP.video], ["animate"]):
+        run = run_cli(*command, "--audio", SPEECH, "--avatar", bad, "-o", out / "o.mp4", "--quiet")
+        assert message in assert_fails_cleanly(run, bad, out)
+
+
+def test_an_avatar_goes_only_with_a_renderer_that_takes_one(fitted, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    run = run_cli("dub", "--video", CLIP.video, "--audio", SPEECH, "--avatar", fitted[0], "--renderer", "warp",
+                  "-o", out / "o.mp4", "--quiet")
+    assert "the warp renderer takes no avatar" in assert_fails_cleanly(run, fitted[0], out)
+    run = run_cli("animate", "--image", CLIP.video.with_name("collins.jpg"), "--audio", SPEECH, "--renderer",
+                  "hrdecoder", "-o", out / "o.mp4", "--quiet")
+    assert run.code == 1 and "the hrdecoder renderer needs --avatar" in run.stderr and not any(out.iterdir())
+    run = run_cli("animate", "--audio", SPEECH, "-o", out / "o.mp4", "--quiet")
+    assert run.code == 1 and "give a portrait (--image), or an avatar (--avatar)" in run.stderr
