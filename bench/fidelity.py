@@ -1,17 +1,22 @@
-"""Mouth fidelity on footage a fit never saw: the baselines a person-fitted renderer has to beat.
+"""Mouth fidelity on footage a fit never saw: a renderer fitted to the person (`talkinghead fit`) against warp and
+the baselines.
 
 For each long single-speaker clip in ../shared/data/long: the last third is held back. Its mouth crops (cut by each
 video's own landmarks, :mod:`talkinghead.eval.mouth`) are compared with:
 - still: the held-back part's first frame held for its whole length;
 - next: the real footage one frame later (how close real video is to itself);
-- warp: the held-back part dubbed with its own tracked motion (`dub --motion`), and with its own speech;
 - retrieval: for each frame, the mouth of the frame of the first two thirds whose lip landmarks (in the face's own
-  frame) are nearest; no learning at all.
+  frame) are nearest; no learning at all;
+- warp and avatar: the held-back part dubbed with its own tracked motion (`dub --motion`), and with its own speech,
+  by the warp renderer and by an avatar fitted for --minutes on the first two thirds (or on --fit-on clips instead:
+  another recording of the person).
 fidelity = (mouth SSIM - still's) / (next's - still's): 0 is no closer than a still picture, 1 as close as the real next
-frame. Sharpness and change are ratios to the real crops (1: as sharp, as steady). Writes a Markdown table and, per
-clip, a PNG of mouth crops (rows: real, still, warp, retrieval) into --out.
+frame. Sharpness and change are ratios to the real crops (1: as sharp, as steady); lip r is the mouth opening's r
+against the real held-back part; fps is the whole dub command's. Writes Markdown tables and, per clip, a PNG of mouth
+crops (rows: real, still, warp, retrieval, avatar) into --out.
 
-Run: .venv/bin/python bench/fidelity.py [--clips long/f2f_obama_address_34s.mp4 ...] [--out bench/results/fidelity]
+Run: .venv/bin/python bench/fidelity.py [--clips long/f2f_obama_address_34s.mp4 ...] [--minutes 10]
+     [--fit-on long/styletalk_Obama_clip1_av.mp4] [--out bench/results/fidelity]
 """
 
 from __future__ import annotations
@@ -85,7 +90,7 @@ def score(generated: list[np.ndarray | None], real: list[np.ndarray | None]) -> 
     return fidelity.metrics()
 
 
-def bench_clip(clip: Path, out: Path, minutes: float) -> tuple[list[list], dict]:
+def bench_clip(clip: Path, out: Path, minutes: float, fit_on: list[Path]) -> tuple[list[list], dict]:
     """The rows of one clip (one per method), its fit's summary and its mouth strip."""
     fps = video_info(clip)[0]
     crops, landmarks = crops_of(clip, fps)
@@ -104,7 +109,8 @@ def bench_clip(clip: Path, out: Path, minutes: float) -> tuple[list[list], dict]
         fitted = {}
         if minutes > 0:
             avatar = Path(tmp) / "person.avatar"
-            fitted = fit_avatar([part(clip, 0, split, fps, Path(tmp), "train")[0]], avatar, FitConfig(minutes=minutes))
+            footage = fit_on or [part(clip, 0, split, fps, Path(tmp), "train")[0]]
+            fitted = fit_avatar(footage, avatar, FitConfig(minutes=minutes))
             configs["avatar"] = DubConfig(avatar=str(avatar))
         lips = {}
         for renderer, config in configs.items():
@@ -139,12 +145,14 @@ def strip(path: Path, rows: list[list[np.ndarray | None]], count: int = 8) -> No
 def main() -> None:
     parser = clip_arguments(__doc__.splitlines()[0], "fidelity")
     parser.add_argument("--minutes", type=float, default=10.0, help="fit budget per clip (0: no avatar rows)")
+    parser.add_argument("--fit-on", nargs="*", default=[], help="fit the avatar on these clips (relative to "
+                        "../shared/data) instead of each clip's first two thirds")
     parser.set_defaults(clips=LONG_CLIPS)
     args = parser.parse_args()
     data = data_and_results(args)
     rows, fits = [], []
     for name in args.clips:
-        table, fitted = bench_clip(data / name, args.out, args.minutes)
+        table, fitted = bench_clip(data / name, args.out, args.minutes, [data / f for f in args.fit_on])
         rows += table
         if fitted:
             fits.append([Path(name).stem, fitted["footage_seconds"], fitted["steps"], fitted["train_seconds"],

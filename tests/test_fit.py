@@ -25,9 +25,9 @@ from talkinghead.train.fit import FitConfig, fit_avatar
 
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    """An avatar fitted for 40 s on the whole of the shipped Hopper clip, and the fit's summary."""
+    """An avatar fitted for 120 steps (about 40 s) on the whole of the shipped Hopper clip, and the fit's summary."""
     folder = tmp_path_factory.mktemp("fit")
-    run = run_cli("fit", CLIP.video, "-o", folder / "hopper.avatar", "--minutes", "0.67", "--holdout", "0",
+    run = run_cli("fit", CLIP.video, "-o", folder / "hopper.avatar", "--steps", "120", "--holdout", "0",
                   "--json", "--quiet")
     assert run.code == 0, run.stderr
     assert sorted(p.name for p in folder.iterdir()) == ["hopper.avatar"], "the fit left its cache or checkpoint"
@@ -45,33 +45,39 @@ def mouth_scores(video: Path, real: Path) -> dict[str, float]:
 
 def test_a_tiny_fit_beats_warp_on_its_own_frames(fitted, tmp_path):
     avatar, summary = fitted
-    assert summary["train_frames"] >= 70 and summary["steps"] > 50 and summary["avatar_mb"] < 20
+    assert summary["train_frames"] >= 70 and summary["steps"] == 120 and summary["avatar_mb"] < 20
     assert 0.3 <= summary["mouth_scale"] <= 1.5
+    tracked = tmp_path / "tracked.json"  # the clip's own performance, as `track` measures it
+    assert run_cli("track", CLIP.video, "-o", tracked, "--quiet").code == 0
     scores = {}
     for name, extra in (("warp", []), ("avatar", ["--avatar", avatar])):
         out = tmp_path / f"{name}.mp4"
-        run = run_cli("dub", "--video", CLIP.video, "--audio", CLIP.video, "--motion",
-                      CLIP.video.with_suffix(".motion.json"), "-o", out, "--quiet", *extra)
+        run = run_cli("dub", "--video", CLIP.video, "--audio", CLIP.video, "--motion", tracked, "-o", out, "--quiet",
+                      *extra)
         assert run.code == 0, run.stderr
         scores[name] = mouth_scores(out, CLIP.video)
-    assert scores["avatar"]["mouth_ssim"] > scores["warp"]["mouth_ssim"] + 0.02, scores
-    assert 0.6 < scores["avatar"]["mouth_sharpness"] < 1.6, scores
+    # 120 steps: closer to the real mouths than warp, though still softer than they are (about half as sharp)
+    assert scores["avatar"]["mouth_ssim"] > scores["warp"]["mouth_ssim"] + 0.08, scores
+    assert scores["avatar"]["mouth_psnr"] > scores["warp"]["mouth_psnr"] + 2, scores
+    assert 0.35 < scores["avatar"]["mouth_sharpness"] < 1.33, scores
 
 
 def test_the_avatar_round_trip_draws_the_same_mouth(fitted, tmp_path):
-    avatar = Avatar.load(fitted[0])
+    avatar, again = Avatar.load(fitted[0]), Avatar.load(fitted[0])
     avatar.save(tmp_path / "copy.avatar")
-    copy = Avatar.load(tmp_path / "copy.avatar")
-    assert np.array_equal(copy.bank.crops, avatar.bank.crops) and np.array_equal(copy.reference, avatar.reference)
-    assert np.allclose(copy.lips.weights, avatar.lips.weights) and copy.mouth_scale == avatar.mouth_scale
+    copy = Avatar.load(tmp_path / "copy.avatar")  # the bank's mouths go through JPEG once more
+    assert np.array_equal(copy.reference, avatar.reference) and copy.renderer == "hrdecoder"
+    assert np.abs(copy.bank.crops.astype(int) - avatar.bank.crops).mean() < 1.0
+    assert np.array_equal(copy.lips.weights, avatar.lips.weights) and copy.mouth_scale == avatar.mouth_scale
     frame = next(read_frames(CLIP.video))
-    face = with_mouth_center(track_video(CLIP.video).landmarks[0])[:, :2]
+    face = with_mouth_center(track_video(CLIP.video).landmarks[40])[:, :2]
     drawn = []
-    for a in (avatar, copy):
+    for a in (avatar, again, copy):
         canvas = np.zeros_like(frame)
         MouthDecoder.of(a).draw(canvas, MouthReference.of(frame, face), face)
-        drawn.append(canvas)
-    assert np.array_equal(*drawn) and drawn[0].max() > 0
+        drawn.append(canvas.astype(int))
+    assert np.array_equal(drawn[0], drawn[1]) and drawn[0].max() > 100
+    assert np.abs(drawn[2] - drawn[0]).mean() < 0.5
 
 
 def test_animate_with_an_avatar_talks_with_its_still(fitted, tmp_path):

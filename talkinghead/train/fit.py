@@ -119,8 +119,12 @@ def fit_avatar(videos: list[str | Path], output: str | Path, config: FitConfig |
     train = np.flatnonzero(data.train)
     rng = np.random.default_rng(config.seed + state["step"])
     ticks = training(net, optimizer, data, train, rng, device, config, state, partial)
-    for _ in progress(ticks, int(np.ceil(config.minutes * 60))) if progress else ticks:
-        pass
+    try:
+        for _ in progress(ticks, int(np.ceil(config.minutes * 60))) if progress else ticks:
+            pass
+    except (KeyboardInterrupt, Terminated):  # stopped between two steps: kept for --resume
+        save_partial(partial, net, optimizer, state)
+        raise
     net.eval()
     validation = validate(net, data, device)
     avatar = Avatar("hrdecoder", {"config": dataclasses.asdict(net.config),
@@ -143,7 +147,7 @@ def training(net: HRDecoder, optimizer: torch.optim.Optimizer, data: FitData, tr
              ) -> Iterator[dict]:
     """Optimizer steps until the budget is spent; yields once per second of training (a dict of the running loss).
 
-    The state is checkpointed to ``partial`` every minute and when the fit is interrupted.
+    The state is checkpointed to ``partial`` every minute.
     """
     net.train()
     budget = config.minutes * 60
@@ -153,29 +157,26 @@ def training(net: HRDecoder, optimizer: torch.optim.Optimizer, data: FitData, tr
     saved = state["seconds"]
     began = time.perf_counter() - state["seconds"]
     running = None
-    try:
-        while state["seconds"] < budget and not (config.steps and state["step"] >= config.steps):
-            base, real, sketch, target, mask = tensors(data, rng.choice(train, min(config.batch_size, len(train)),
-                                                                        replace=False), device)
-            loss = loss_of(net(base, real, sketch), target, mask, config.gradient_weight)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            optimizer.step()
-            running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
-            state.update(step=state["step"] + 1, seconds=time.perf_counter() - began, loss=running)
-            if state["seconds"] - saved >= CHECKPOINT_S:
-                save_partial(partial, net, optimizer, config, state)
-                saved = state["seconds"]
-            while shown < min(int(state["seconds"]), int(budget)):
-                shown += 1
-                yield {"loss": f"{running:.4f}", "step": state["step"]}
-    except (KeyboardInterrupt, Terminated):
-        save_partial(partial, net, optimizer, config, state)
-        raise
+    while state["seconds"] < budget and not (config.steps and state["step"] >= config.steps):
+        step = state["step"]
+        base, real, sketch, target, mask = tensors(data, rng.choice(train, min(config.batch_size, len(train)),
+                                                                    replace=False), device)
+        loss = loss_of(net(base, real, sketch), target, mask, config.gradient_weight)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        optimizer.step()
+        running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
+        state.update(step=step + 1, seconds=time.perf_counter() - began, loss=running)
+        if state["seconds"] - saved >= CHECKPOINT_S:
+            save_partial(partial, net, optimizer, state)
+            saved = state["seconds"]
+        while shown < min(int(state["seconds"]), int(budget)):
+            shown += 1
+            yield {"loss": f"{running:.4f}", "step": state["step"]}
 
 
-def save_partial(path: Path, net: HRDecoder, optimizer: torch.optim.Optimizer, config: FitConfig, state: dict) -> None:
+def save_partial(path: Path, net: HRDecoder, optimizer: torch.optim.Optimizer, state: dict) -> None:
     """Checkpoint a fit in progress atomically."""
     with atomic_output(path) as tmp:
         torch.save({"model": dataclasses.asdict(net.config), "state": net.state_dict(),
