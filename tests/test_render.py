@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from talkinghead.face import regions
 from talkinghead.face.landmarks import FaceMesh
-from talkinghead.face.portrait import load_portrait
+from talkinghead.face.portrait import Portrait, load_portrait
 from talkinghead.motion import Motion
+from talkinghead.render.mouth import MouthColors, MouthPainter
 from talkinghead.render.piecewise_affine import PiecewiseAffineWarp
 from talkinghead.render.topology import face_triangles
 from talkinghead.render.warp import WarpRenderer
@@ -83,3 +85,25 @@ def test_neutral_motion_keeps_the_face(portrait):
     before, after = measure([portrait.image, frame])
     err = np.linalg.norm(before[:468, :2] - after[:468, :2], axis=1).mean() / regions.eye_distance(before)
     assert err < 0.02
+
+
+def test_the_open_mouth_is_painted_as_soft_as_the_picture_and_the_same_every_time(portrait):
+    wide_open = Motion(25, {"jaw_open": np.array([0.7])})
+    scale = float(regions.eye_distance(portrait.landmarks))
+    sharpness = []
+    for image in (portrait.image, cv2.GaussianBlur(portrait.image, (0, 0), 2.0)):
+        painter = MouthPainter(MouthColors.sample(image, portrait.landmarks), scale)
+        faces = []
+
+        def paint(frame: np.ndarray, face: np.ndarray) -> None:
+            painter.paint(frame, face)
+            faces.append(face)
+
+        first, again = (next(WarpRenderer().animate(Portrait(image, portrait.landmarks), wide_open, paint))
+                        for _ in range(2))
+        assert np.array_equal(first, again)
+        inside = np.zeros(first.shape[:2], np.uint8)
+        cv2.fillPoly(inside, [np.round(faces[0][regions.LIPS_INNER]).astype(np.int32)], 1)
+        inside = cv2.erode(inside, np.ones((5, 5), np.uint8)) > 0  # the painted interior, clear of the lips
+        sharpness.append(cv2.Laplacian(cv2.cvtColor(first, cv2.COLOR_RGB2GRAY), cv2.CV_64F)[inside].var())
+    assert sharpness[1] < 0.5 * sharpness[0], sharpness
