@@ -4,8 +4,9 @@
 Everything but the mouth is the warp renderer's (on a video, the frame's own pixels moved with the jaw, as the dub
 compositor moves them). Around the lips the decoder (:mod:`talkinghead.models.hr_decoder`) blends the reference moved along the mesh with the person's nearest
 real mouths moved onto the target lips, and its drawing is cut in through a feathered mask around the lips. Jaw
-travel is scaled to the person's own (the avatar's ``mouth_scale``) and the lips move as the person's own (the
-avatar's :class:`~talkinghead.render.rig.LipModel`).
+travel is scaled to the person's own (the avatar's ``mouth_scale``), the lips move as the person's own (the
+avatar's :class:`~talkinghead.render.rig.LipModel`), and any performance is played over the person's range
+(:func:`in_own_range`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch
 
 from talkinghead.face.portrait import Portrait
 from talkinghead.models.hr_decoder import HRDecoder, HRDecoderConfig
+from talkinghead.motion.channels import LIP_CHANNELS
 from talkinghead.motion.motion import Motion
 from talkinghead.render.avatar import Avatar, MouthBank
 from talkinghead.render.dub import DubCompositor, DubSource, Reference
@@ -28,6 +30,14 @@ from talkinghead.render.rig import RigConfig
 from talkinghead.render.stats import RenderStats
 from talkinghead.render.topology import with_mouth_center
 from talkinghead.render.warp import WarpConfig, WarpRenderer
+
+
+def in_own_range(motion: Motion, floor: float = 0.3) -> Motion:
+    """The lip channels scaled so that each one's 95th percentile (of its size) reads 1, as `track` scales a person's
+    own performance: the avatar plays any performance over the person's own range (a tracked one is unchanged;
+    one that barely moves is raised at most 1 / ``floor`` times)."""
+    return motion.update(**{name: v / max(float(np.percentile(np.abs(v), 95)), floor)
+                            for name, v in motion.channels.items() if name in LIP_CHANNELS})
 
 
 def to_tensor(*images: np.ndarray) -> list[torch.Tensor]:
@@ -103,6 +113,7 @@ class FittedRenderer(WarpRenderer):
     def render(self, source: Source, motion: Motion, stats: RenderStats | None = None) -> Iterator[np.ndarray]:
         """One frame per Motion frame, streamed: the whole face of a portrait, or a video's frames re-mouthed."""
         decoder = MouthDecoder.of(self.avatar)
+        motion = in_own_range(motion)
         if isinstance(source, DubSource):
             config = dataclasses.replace(source.config, rig=self.person(source.config.rig))
             return FittedCompositor(dataclasses.replace(source, config=config), decoder).render(motion, stats)
