@@ -160,7 +160,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                        description="Fit a renderer to one person: track their footage (one or more clips), pair "
                                    "each frame's mouth with what the warp renderer draws there, train a decoder "
                                    "(HyperLips' HRDecoder) on the CPU for a time budget, and write one avatar file "
-                                   "for animate, dub and stream --avatar. The last part of each clip is held back "
+                                   "for animate and dub --avatar. The last part of each clip is held back "
                                    "and scored. A fit stopped with Ctrl-C goes on with --resume.")
     p.add_argument("videos", nargs="+", help="footage of the person (mp4, mov, mkv, webm); a minute or more is best")
     p.add_argument("-o", "--output", required=True, help="avatar file to write (NAME.avatar)")

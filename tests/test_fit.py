@@ -17,7 +17,8 @@ from talkinghead.eval.mouth import MouthFidelity, mouth_crop
 from talkinghead.face.track import track_video
 from talkinghead.io.video import Mp4Writer, read_frames
 from talkinghead.render.avatar import Avatar
-from talkinghead.render.fitted import MouthDecoder
+from talkinghead.motion.motion import Motion
+from talkinghead.render.fitted import MouthDecoder, in_own_range
 from talkinghead.render.mouth_crop import MouthReference
 from talkinghead.render.topology import with_mouth_center
 from talkinghead.train.fit import FitConfig, fit_avatar
@@ -188,3 +189,20 @@ def test_an_avatar_goes_only_with_a_renderer_that_takes_one(fitted, tmp_path):
     assert run.code == 1 and "the hrdecoder renderer needs --avatar" in run.stderr and not any(out.iterdir())
     run = run_cli("animate", "--audio", SPEECH, "-o", out / "o.mp4", "--quiet")
     assert run.code == 1 and "give a portrait (--image), or an avatar (--avatar)" in run.stderr
+
+
+def test_the_avatar_plays_any_performance_over_the_persons_own_range():
+    generated = Motion.load(CLIP.video.with_suffix(".motion.json"))  # jaw_open's 95th percentile is 0.7
+    played = in_own_range(generated)
+    jaw = played["jaw_open"]
+    assert np.percentile(np.abs(generated["jaw_open"]), 95) < 0.9 and np.percentile(jaw, 95) == pytest.approx(1, abs=0.03)
+    assert np.corrcoef(jaw, generated["jaw_open"])[0, 1] > 0.99
+    assert np.array_equal(played["head_yaw"], generated["head_yaw"])
+    assert np.allclose(in_own_range(played)["jaw_open"], jaw, atol=0.02)  # one in its own range stays as it is
+    silent = Motion.neutral(50, 25.0)
+    assert np.array_equal(in_own_range(silent)["jaw_open"], silent["jaw_open"])
+
+
+def test_a_mouth_square_that_the_decoder_cannot_halve_is_refused():
+    with pytest.raises(InputError, match="--size 100: use a multiple of 8"):
+        FitConfig(size=100)

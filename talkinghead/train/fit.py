@@ -50,6 +50,11 @@ class FitConfig(Checked):
     seed: int = option(0, "seed of the initial weights and of the sampling", range=(0, 2 ** 31))
     resume: bool = option(False, "go on with a fit of the same output that was stopped")
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.size % 2 ** HRDecoderConfig.depth:
+            raise InputError(None, f"--size {self.size}: use a multiple of {2 ** HRDecoderConfig.depth}")
+
     @property
     def model(self) -> HRDecoderConfig:
         return HRDecoderConfig(size=self.size, width=self.width)
