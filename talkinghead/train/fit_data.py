@@ -73,22 +73,47 @@ def plan_video(path: Path, progress: Progress | None) -> Plan:
     return Plan(reader, fps, landmarks, usable, {int(i): plan.references[plan.shot_of[i]] for i in usable}, lips)
 
 
+def cut_clip(plan: Plan, c: int, arrays: dict[str, np.ndarray], points: np.ndarray, train: np.ndarray, k: int,
+             folder: Path, holdout: float, progress: Progress | None) -> int:
+    """Cut clip ``c``'s usable frames into rows ``k``.. of the arrays (the last ``holdout`` share not for training);
+    returns the next free row. The first clip's first reference frame is kept as the avatar's still."""
+    size = arrays["target"].shape[1]
+    refs = sorted(set(plan.references.values()))
+    images = dict(zip(refs, plan.reader.frames(np.array(refs))))
+    stills = {r: MouthReference.of(image, with_mouth_center(plan.landmarks[r])) for r, image in images.items()}
+    if c == 0:
+        np.save(folder / "reference.npy", images[plan.references[int(plan.usable[0])]])
+    wanted = set(plan.usable.tolist())
+    split = plan.usable[int(np.ceil(len(plan.usable) * (1 - holdout)))] if holdout > 0 else None
+    frames = read_frames(plan.reader.path)
+    if progress:
+        frames = progress(frames, int(plan.usable[-1]) + 1)
+    for i, image in enumerate(frames):
+        if i > plan.usable[-1]:
+            break
+        if i not in wanted:
+            continue
+        face = with_mouth_center(plan.landmarks[i])[:, :2]
+        crop = MouthCrop.around(face, size)
+        target = crop.points(face)
+        arrays["target"][k] = crop.cut(image)
+        arrays["base"][k] = stills[plan.references[i]].base(crop, target)
+        arrays["sketch"][k] = sketch(target, size)
+        arrays["mask"][k] = np.round(blend_mask(target, size) * 255)
+        points[k], train[k] = target, split is None or i < split
+        k += 1
+    return k
+
+
 class FitData:
     """The squares of every usable frame, memory-mapped from a cache folder."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        meta = json.loads((folder / "meta.json").read_text())
-        self.meta = meta
-        n, size = meta["frames"], meta["size"]
+        self.meta = json.loads((folder / "meta.json").read_text())
         self.arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in ARRAYS}
         self.points = np.load(folder / "points.npy")
-        self.clip, self.frame, self.train = (np.load(folder / f"{k}.npy") for k in ("clip", "frame", "train"))
-        assert len(self.points) == n and self.arrays["target"].shape[1] == size
-
-    @property
-    def size(self) -> int:
-        return self.meta["size"]
+        self.train = np.load(folder / "train.npy")
 
     def bank(self) -> MouthBank:
         """The person's real mouths chosen for the avatar."""
@@ -131,31 +156,8 @@ class FitData:
         clip, frame, train = np.zeros(n, np.int32), np.zeros(n, np.int32), np.zeros(n, bool)
         k = 0
         for c, plan in enumerate(plans):
-            refs = sorted(set(plan.references.values()))
-            images = dict(zip(refs, plan.reader.frames(np.array(refs))))
-            stills = {r: MouthReference.of(image, with_mouth_center(plan.landmarks[r])) for r, image in images.items()}
-            if c == 0:
-                np.save(folder / "reference.npy", images[plan.references[int(plan.usable[0])]])
-            wanted = set(plan.usable.tolist())
-            split = plan.usable[int(np.ceil(len(plan.usable) * (1 - holdout)))] if holdout > 0 else None
-            frames = read_frames(plan.reader.path)
-            if progress:
-                frames = progress(frames, int(plan.usable[-1]) + 1)
-            for i, image in enumerate(frames):
-                if i > plan.usable[-1]:
-                    break
-                if i not in wanted:
-                    continue
-                face = with_mouth_center(plan.landmarks[i])[:, :2]
-                crop = MouthCrop.around(face, size)
-                target = crop.points(face)
-                arrays["target"][k] = crop.cut(image)
-                arrays["base"][k] = stills[plan.references[i]].base(crop, target)
-                arrays["sketch"][k] = sketch(target, size)
-                arrays["mask"][k] = np.round(blend_mask(target, size) * 255)
-                points[k], clip[k], frame[k] = target, c, i
-                train[k] = split is None or i < split
-                k += 1
+            k = cut_clip(plan, c, arrays, points, train, k, folder, holdout, progress)
+            clip[k - len(plan.usable):k], frame[k - len(plan.usable):k] = c, plan.usable
         shapes = lip_shape(points.astype(np.float64))
         trained = np.flatnonzero(train)
         picks = trained[MouthBank.select(shapes[trained], bank_size)]
