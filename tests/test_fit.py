@@ -206,3 +206,10 @@ def test_the_avatar_plays_any_performance_over_the_persons_own_range():
 def test_a_mouth_square_that_the_decoder_cannot_halve_is_refused():
     with pytest.raises(InputError, match="--size 100: use a multiple of 8"):
         FitConfig(size=100)
+
+
+def test_several_clips_are_fitted_together_each_holding_back_its_last_part(tmp_path):
+    summary = fit_avatar([CLIP.video, OTHER_CLIP.video], tmp_path / "two.avatar", FitConfig(steps=3, holdout=0.15))
+    assert summary["videos"] == 2 and summary["footage_seconds"] == pytest.approx(6.0, abs=0.1)
+    assert (summary["train_frames"], summary["validation_frames"]) == (128, 22)  # 64 + 64 and 11 + 11
+    assert Avatar.load(tmp_path / "two.avatar").bank.crops.shape[0] == 128
