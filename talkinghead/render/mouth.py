@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from talkinghead.face import regions
+from talkinghead.render.rig import smoothstep
 
 SUPERSAMPLE = 4  # sub-pixel precision of the polygon masks (cv2 shift = 2)
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -153,12 +154,6 @@ def _grain(grey: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(residual - np.median(residual))))
 
 
-def _smoothstep(edge0: float, edge1: float, x: np.ndarray | float) -> np.ndarray:
-    """0 below ``edge0``, 1 above ``edge1``, a smooth cubic between (float32)."""
-    t = np.clip((np.asarray(x, np.float32) - edge0) / (edge1 - edge0), 0, 1)
-    return t * t * (3 - 2 * t)
-
-
 def _edge_y(contour: np.ndarray, xs: np.ndarray) -> np.ndarray:
     """The height of a lip edge (points ordered along x either way) at columns ``xs``."""
     order = np.argsort(contour[:, 0])
@@ -189,7 +184,7 @@ def _arch(xs: np.ndarray, cx: float, scale: float, teeth: np.ndarray) -> Arch:
     convex = 0.9 + 0.1 * (1 - (2 * t - 1) ** 2)
     shade = teeth[k, 2] * (0.75 + 0.25 * facing) * convex * (1 - 0.2 * np.exp(-seam_px ** 2))
     height = np.sqrt(facing) * (1 - 0.2 * (2 * t - 1) ** 6) * teeth[k, 1]
-    opacity = (arc < ends[-1]) * _smoothstep(0.45, 0.85, facing)
+    opacity = (arc < ends[-1]) * smoothstep(0.45, 0.85, facing)
     return Arch(shade.astype(np.float32), height.astype(np.float32), opacity.astype(np.float32))
 
 
@@ -235,7 +230,7 @@ class MouthPainter:
         top, bottom = _edge_y(upper, xs), _edge_y(lower, xs)
         cx = float(upper[[0, -1], 0].mean())
         inside = cv2.distanceTransform((mask > 0.5).astype(np.uint8), cv2.DIST_L2, 3)
-        depth = _smoothstep(0.0, 0.2 * gap + 1, inside)[..., None]  # wet inner lips, then the dark
+        depth = smoothstep(0.0, 0.2 * gap + 1, inside)[..., None]  # wet inner lips, then the dark
         content = self.mucosa + depth * (self.cavity - self.mucosa)
         self._tongue(content, xs, ys, cx, float(np.ptp(upper[:, 0])) / 2, float(np.interp(cx, xs, bottom)), gap)
         self._teeth(content, xs, ys, bottom, cx, LOWER_TEETH, min(0.045 * s, 0.3 * (gap - 0.08 * s)), 0.85, False)
@@ -248,13 +243,13 @@ class MouthPainter:
                 gap: float) -> None:
         """The tongue's front lying on the mouth's ``floor`` (the lower lip's height at ``cx``), lit in front and
         sinking into the dark behind, shown once the mouth is well open; painted over ``content`` in place."""
-        shown = float(_smoothstep(0.05 * self.scale, 0.12 * self.scale, gap))
+        shown = float(smoothstep(0.05 * self.scale, 0.12 * self.scale, gap))
         if shown <= 0:
             return
         y = floor - 0.1 * gap
         ellipse = ((xs - cx) / max(0.6 * half, 1.0)) ** 2 + ((ys - y) / (0.45 * gap)) ** 2
         cover = np.clip((1 - ellipse) * 0.1 * gap, 0, 1) * shown
-        lit = 0.9 * _smoothstep(y - 0.45 * gap, y + 0.2 * gap, ys)
+        lit = 0.9 * smoothstep(y - 0.45 * gap, y + 0.2 * gap, ys)
         content += cover[..., None] * (self.cavity + lit[..., None] * (self.tongue - self.cavity) - content)
 
     def _teeth(self, content: np.ndarray, xs: np.ndarray, ys: np.ndarray, edge: np.ndarray, cx: float,
@@ -267,7 +262,7 @@ class MouthPainter:
         tip = edge + (1 if down else -1) * height * arch.height
         reach = (tip - ys) if down else (ys - tip)  # pixels inside the teeth from their tips
         cover = np.clip(reach + 0.5, 0, 1) * arch.opacity
-        from_tip = _smoothstep(0.0, 0.25 * height, reach)  # the biting edge is translucent: darker
+        from_tip = smoothstep(0.0, 0.25 * height, reach)  # the biting edge is translucent: darker
         shade = (light * arch.shade * (0.85 + 0.15 * from_tip))[..., None]
         content += cover[..., None] * (self.cavity + shade * (self.colors.teeth - self.cavity) - content)
 
