@@ -9,6 +9,7 @@ Any fitted renderer (one file each in ``render/``) reads the same format and the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -103,27 +104,36 @@ class Avatar:
 
     @classmethod
     def load(cls, path: str | Path) -> "Avatar":
-        """Read an avatar; InputError when the file is missing, damaged, not an avatar or from another version."""
+        """Read an avatar, once per process while the file stays the same (the renderer's name, the renderer and
+        animate's still all come from it); InputError when the file is missing, damaged, not an avatar or from
+        another version. The avatar returned is shared: it is not to be changed."""
         path = Path(path)
         if not path.is_file():
             raise InputError(path, "avatar file not found")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch.load raises many kinds on foreign or damaged files
-            raise InputError(path, f"not an avatar file, or damaged ({type(exc).__name__})") from None
-        if not isinstance(state, dict) or state.get("format") != FORMAT:
-            raise InputError(path, "not an avatar file (make one with `talkinghead fit`)")
-        if state.get("version") != VERSION:
-            raise InputError(path, f"avatar format version {state.get('version')}; this talkinghead reads version "
-                             f"{VERSION}: fit it again")
-        try:
-            reference = decode(state["reference_png"])
-            crops = np.stack([decode(jpeg) for jpeg in state["bank_jpegs"]])
-            bank = MouthBank(crops, state["bank_points"].numpy().astype(np.float64))
-            return cls(state["renderer"], state["model"], bank, reference, float(state["mouth_scale"]),
-                       LipModel(state["lips"].numpy()), state.get("fit", {}))
-        except Exception as exc:  # a truncated or edited file
-            raise InputError(path, f"damaged avatar file ({type(exc).__name__})") from None
+        stat = path.stat()
+        return _read(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=2)
+def _read(path: Path, mtime_ns: int, size: int) -> Avatar:
+    """:meth:`Avatar.load`'s reading, remembered by the file's path, modification time and size."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch.load raises many kinds on foreign or damaged files
+        raise InputError(path, f"not an avatar file, or damaged ({type(exc).__name__})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise InputError(path, "not an avatar file (make one with `talkinghead fit`)")
+    if state.get("version") != VERSION:
+        raise InputError(path, f"avatar format version {state.get('version')}; this talkinghead reads version "
+                         f"{VERSION}: fit it again")
+    try:
+        reference = decode(state["reference_png"])
+        crops = np.stack([decode(jpeg) for jpeg in state["bank_jpegs"]])
+        bank = MouthBank(crops, state["bank_points"].numpy().astype(np.float64))
+        return Avatar(state["renderer"], state["model"], bank, reference, float(state["mouth_scale"]),
+                      LipModel(state["lips"].numpy()), state.get("fit", {}))
+    except Exception as exc:  # a truncated or edited file
+        raise InputError(path, f"damaged avatar file ({type(exc).__name__})") from None
 
 
 def encode(rgb: np.ndarray, suffix: str) -> np.ndarray:

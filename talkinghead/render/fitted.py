@@ -60,10 +60,10 @@ class MouthDecoder:
         network.load_state_dict(avatar.model["state"])
         return cls(network.eval(), avatar.bank)
 
-    def inputs(self, reference: MouthReference, crop: MouthCrop, target: np.ndarray,
-               allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def inputs(self, reference: MouthReference, crop: MouthCrop, target: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """What the decoder sees for a face at ``target`` (crop pixels): base face, moved real mouths, sketch."""
-        return reference.base(crop, target), self.bank.real_mouth(target, allowed), sketch(target, self.size)
+        return reference.base(crop, target), self.bank.real_mouth(target), sketch(target, self.size)
 
     @torch.no_grad()
     def draw(self, canvas: np.ndarray, reference: MouthReference, face: np.ndarray) -> None:
