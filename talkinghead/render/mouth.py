@@ -22,6 +22,7 @@ SUPERSAMPLE = 4  # sub-pixel precision of the polygon masks (cv2 shift = 2)
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 PROBE_BLUR = 2.0  # sigma (pixels) of the re-blur that measures the portrait's own blur
 SOBEL_BLUR = 0.75  # the blur (sigma, pixels) that the 3x3 Sobel kernel adds to what it measures
+TEETH_SHADE = 0.8  # guessed teeth's brightness against the cheeks'
 ARCH_RADIUS = 0.3  # radius of the dental arch, in eye distances
 SPECK_REACH = 0.08  # how far (eye distances) around the inner lips specks are cleaned
 GRAIN_TILE = 256  # side (pixels) of the repeating grain pattern
@@ -98,11 +99,11 @@ def _eye_white(image: np.ndarray, lms: np.ndarray) -> np.ndarray | None:
 
 
 def _teeth_lit_like(skin: np.ndarray, white: np.ndarray | None) -> np.ndarray:
-    """Teeth as bright as the cheeks, tinted like the whites of the eyes (the picture's colour cast) or, without them,
-    with half the cheeks' tint."""
+    """Teeth a little darker than the cheeks (the lips shade them), with half the tint of the whites of the eyes (the
+    picture's colour cast) or, without them, a quarter of the cheeks' tint."""
     luma = float(skin @ LUMA)
-    tint = 0.5 * (skin - luma) if white is None else white - float(white @ LUMA)
-    return np.clip(min(luma, 235.0) + tint, 0, 255)
+    tint = 0.25 * (skin - luma) if white is None else 0.5 * (white - float(white @ LUMA))
+    return np.clip(min(TEETH_SHADE * luma, 235.0) + tint, 0, 255)
 
 
 def _black_level(image: np.ndarray, lms: np.ndarray) -> float:
