@@ -15,8 +15,13 @@ from talkinghead import __version__, config as cfg
 from talkinghead.errors import InputError, Terminated, stop_on_sigterm
 from talkinghead.eval.evaluate import EvalConfig
 from talkinghead.motion.motion import Motion
+from talkinghead.progress import Progress
 from talkinghead.pipeline import (AnimateConfig, DubConfig, MotionConfig, TrackConfig, animate, dub, motion_from_audio,
                                   track_motion)
+
+
+Bars = Callable[..., "Progress | None"]
+"""(stage label, unit="frame") -> that stage's progress hook, or None: how a command reports its progress."""
 
 
 def _progress(quiet: bool, label: str, unit: str = "frame"):
@@ -95,7 +100,12 @@ def fit_config() -> type:
     return FitConfig
 
 
-def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+Extra = dict[str, tuple[Callable[[argparse._SubParsersAction], None], Callable[[argparse.Namespace, Bars], dict]]]
+"""Commands defined above this module (command -> (adds its subparser, runs it)): the job runners built on these
+commands, ``serve`` and ``batch``, which ``talkinghead.__main__`` adds."""
+
+
+def build_parser(argv: list[str] | None = None, extra: Extra | None = None) -> argparse.ArgumentParser:
     """The parser; a trainer's options are added only when ``argv`` names it (they need torch to import)."""
     parser = argparse.ArgumentParser(prog="talkinghead", description="Audio-driven talking-face video.")
     parser.add_argument("--version", action="version", version=f"talkinghead {__version__}")
@@ -208,77 +218,79 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         if argv is not None and "train" in argv and name in argv:  # its options import torch: only when asked for
             cfg.add_arguments(p, trainers()[name][0])
         _common(p)
+    for add, _ in (extra or {}).values():
+        add(sub)
     return parser
 
 
-def _animate(args: argparse.Namespace) -> dict:
+def _animate(args: argparse.Namespace, bars: Bars) -> dict:
     motion = Motion.load(args.motion) if args.motion else None
     return animate(args.image, args.audio, args.output, cfg.build(AnimateConfig, args.config, args), motion,
-                   _progress(args.quiet, "animate"))
+                   bars("animate"))
 
 
-def _dub(args: argparse.Namespace) -> dict:
+def _dub(args: argparse.Namespace, bars: Bars) -> dict:
     motion = Motion.load(args.motion) if args.motion else None
     return dub(args.video, args.audio, args.output, cfg.build(DubConfig, args.config, args),
-               lambda stage: _progress(args.quiet, stage), motion)
+               bars, motion)
 
 
-def _motion(args: argparse.Namespace) -> dict:
+def _motion(args: argparse.Namespace, bars: Bars) -> dict:
     motion = motion_from_audio(args.audio, cfg.build(MotionConfig, args.config, args))
     return {**_write_motion_files(motion, args), "channels": sorted(motion.channels)}
 
 
-def _track(args: argparse.Namespace) -> dict:
-    motion = track_motion(args.video, cfg.build(TrackConfig, args.config, args), _progress(args.quiet, "track"))
+def _track(args: argparse.Namespace, bars: Bars) -> dict:
+    motion = track_motion(args.video, cfg.build(TrackConfig, args.config, args), bars("track"))
     return {**_write_motion_files(motion, args), "found": motion.meta["found"], "blinks": len(motion.meta["blinks"])}
 
 
-def _fit(args: argparse.Namespace) -> dict:
+def _fit(args: argparse.Namespace, bars: Bars) -> dict:
     from talkinghead.train.fit import fit_avatar
 
     return fit_avatar(args.videos, args.output, cfg.build(fit_config(), args.config, args),
-                      _progress(args.quiet, "fit", "s"), _progress(args.quiet, "track and cut"))
+                      bars("fit", "s"), bars("track and cut"))
 
 
-def _report(args: argparse.Namespace) -> dict:
+def _report(args: argparse.Namespace, bars: Bars) -> dict:
     from talkinghead.eval.report import write_report
 
     return {"output": str(write_report(args.results, Path(args.output), title=args.title))}
 
 
-def _prepare(args: argparse.Namespace) -> dict:
+def _prepare(args: argparse.Namespace, bars: Bars) -> dict:
     from talkinghead.data.prepare import PrepareConfig, prepare_dataset
 
     return prepare_dataset(args.dataset, args.output, cfg.build(PrepareConfig, args.config, args),
-                           _progress(args.quiet, "prepare", "clip"))
+                           bars("prepare", "clip"))
 
 
-def _label_speech(args: argparse.Namespace) -> dict:
+def _label_speech(args: argparse.Namespace, bars: Bars) -> dict:
     from talkinghead.data.speech_labels import label_speech
 
-    return label_speech(args.speech, args.output, _progress(args.quiet, "label", "file"))
+    return label_speech(args.speech, args.output, bars("label", "file"))
 
 
-def _synth(args: argparse.Namespace) -> dict:
+def _synth(args: argparse.Namespace, bars: Bars) -> dict:
     from talkinghead.data.synth import SynthConfig, synth_corpus
 
     return synth_corpus(args.output, cfg.build(SynthConfig, args.config, args),
-                        _progress(args.quiet, "synth", "utterance"))
+                        bars("synth", "utterance"))
 
 
-def _train(args: argparse.Namespace) -> dict:
+def _train(args: argparse.Namespace, bars: Bars) -> dict:
     config_class, train = trainers()[args.model]
     return train(args.data, args.output, cfg.build(config_class, args.config, args),
-                 _progress(args.quiet, f"train {args.model}", "step"))
+                 bars(f"train {args.model}", "step"))
 
 
-def _evaluate(args: argparse.Namespace) -> dict:
+def _evaluate(args: argparse.Namespace, bars: Bars) -> dict:
     """Score the generated videos; the summary carries the per-clip records and the table printed for people."""
     from talkinghead.eval import evaluate, results
 
     config = cfg.build(EvalConfig, args.config, args)
     pairs = evaluate.pair_inputs(args.generated, args.reference, args.audio, args.source)
-    label = lambda name: _progress(args.quiet, f"eval {name}")  # noqa: E731
+    label = lambda name: bars(f"eval {name}")  # noqa: E731
     clips, totals = evaluate.evaluate(pairs, config, label)
     if args.save:
         results.save_results(args.save, clips, totals)
@@ -309,24 +321,27 @@ def _write_motion_files(motion: Motion, args: argparse.Namespace) -> dict:
 
 
 # command -> the function that runs it on the parsed arguments and returns its summary
-COMMANDS: dict[str, Callable[[argparse.Namespace], dict]] = {
+COMMANDS: dict[str, Callable[[argparse.Namespace, Bars], dict]] = {
     "animate": _animate, "dub": _dub, "motion": _motion, "track": _track, "eval": _evaluate, "report": _report,
-    "fit": _fit, "prepare": _prepare, "label-speech": _label_speech, "synth": _synth, "train": _train,
+    "fit": _fit, "prepare": _prepare, "label-speech": _label_speech,
+    "synth": _synth, "train": _train,
 }
 
 
-def run(args: argparse.Namespace) -> dict:
-    """Execute one parsed command; returns its summary."""
-    return COMMANDS[args.command](args)
+def run(args: argparse.Namespace, bars: Bars | None = None, extra: Extra | None = None) -> dict:
+    """Execute one parsed command; returns its summary. ``bars`` gives each stage's progress hook (default: a bar on
+    standard error unless ``--quiet``)."""
+    command = COMMANDS.get(args.command) or (extra or {})[args.command][1]
+    return command(args, bars or (lambda label, unit="frame": _progress(args.quiet, label, unit)))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``talkinghead`` command."""
+def main(argv: list[str] | None = None, extra: Extra | None = None) -> int:
+    """Run the command line ``argv``; its exit status (a summary may set it as ``exit_code``)."""
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser(argv).parse_args(argv)
+    args = build_parser(argv, extra).parse_args(argv)
     try:
         with stop_on_sigterm():
-            summary = run(args)
+            summary = run(args, extra=extra)
     except InputError as exc:
         print(f"talkinghead: error: {exc}", file=sys.stderr)
         return 1
@@ -339,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated:
         print("talkinghead: terminated", file=sys.stderr)
         return 143
-    table = summary.pop("table", None)
+    table, code = summary.pop("table", None), summary.pop("exit_code", 0)
     if args.json:
         print(json.dumps(summary))
     elif table:
@@ -347,9 +362,4 @@ def main(argv: list[str] | None = None) -> int:
     elif not args.quiet:
         extent = f" ({summary['frames']} frames, {summary['seconds']} s)" if "frames" in summary else ""
         print(f"wrote {summary['output']}{extent}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    sys.exit(main())
+    return code

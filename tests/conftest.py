@@ -108,7 +108,7 @@ class CliRun:
 
 def run_cli(*argv: object) -> CliRun:
     """Run ``talkinghead.cli.main(argv)`` in-process, capturing Python's and the C libraries' stdout and stderr."""
-    from talkinghead.cli import main
+    from talkinghead.__main__ import main
 
     args = [str(a) for a in argv]
     py_out, py_err = io.StringIO(), io.StringIO()

@@ -22,7 +22,8 @@ LAYERS = [
     ["render"],
     ["pipeline"],
     ["data", "eval", "train"],
-    ["cli", "serve", "__init__"],
+    ["cli", "__init__"],
+    ["batch", "serve", "client"],
     ["__main__"],
 ]
 RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}

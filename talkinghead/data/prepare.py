@@ -46,8 +46,7 @@ from concurrent.futures import as_completed
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -55,7 +54,7 @@ from talkinghead.audio.decode import Audio, load_audio
 from talkinghead.audio.features import AudioFeatures
 from talkinghead.audio.signal import HOP_S, to_video_frames
 from talkinghead.config import option
-from talkinghead.data.workers import worker_pool
+from talkinghead.data.workers import connect_ray, ray_results, worker_pool
 from talkinghead.errors import InputError
 from talkinghead.face import regions
 from talkinghead.face.align import CROP_SIZE, FPS, align_video
@@ -225,32 +224,6 @@ def _prepare_task(task: tuple[str, str, str, dict]) -> Result:
         return name, video, " ".join(str(reason).split())
 
 
-def _ray(address: str) -> ModuleType:
-    """The ``ray`` module, connected to the cluster at ``address``; InputError when Ray is missing or unreachable."""
-    try:
-        import ray
-    except ImportError:
-        raise InputError(None, "--ray needs Ray, which is not installed (pip install ray)") from None
-    try:
-        ray.init(address=address)
-    except Exception as exc:  # Ray's connection failures share no base class; the address is the user's
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(None, f"--ray {address}: cannot connect ({reason})") from None
-    return ray
-
-
-def _ray_results(ray: ModuleType, tasks: list[tuple[str, str, str, dict]]) -> Iterator[Result]:
-    """The tasks run as Ray remote tasks; their results as they finish, the connection closed after the last."""
-    try:
-        remote = ray.remote(num_cpus=1)(_prepare_task)
-        pending = [remote.remote(task) for task in tasks]
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            yield ray.get(done[0])
-    finally:
-        ray.shutdown()
-
-
 def prepare_dataset(source_dir: str | Path, output_dir: str | Path, config: PrepareConfig | None = None,
                     progress: Progress | None = None) -> dict:
     """Prepare every video under ``source_dir`` into ``output_dir`` (see the module doc); returns a summary dict.
@@ -266,7 +239,7 @@ def prepare_dataset(source_dir: str | Path, output_dir: str | Path, config: Prep
         raise InputError(output_dir, "the output folder must not be the source folder")
     if config.syncnet:
         _syncnet(config.syncnet)  # a bad checkpoint is the user's error, not every clip's
-    ray = _ray(config.ray) if config.ray else None
+    ray = connect_ray(config.ray) if config.ray else None
     output_dir.mkdir(parents=True, exist_ok=True)
     duplicates, tasks, seen = [], [], {}
     for video in find_videos(source_dir, exclude=output_dir):
@@ -282,7 +255,7 @@ def prepare_dataset(source_dir: str | Path, output_dir: str | Path, config: Prep
     with open(output_dir / "errors.log", "a") as log, worker_pool(workers) if workers > 1 else nullcontext() as pool:
         log.writelines(f"{name}\t{video}\t{reason}\n" for name, video, reason in duplicates)
         if ray:
-            results = _ray_results(ray, tasks)
+            results = ray_results(ray, _prepare_task, tasks)
         elif pool:
             results = (future.result() for future in as_completed([pool.submit(_prepare_task, t) for t in tasks]))
         else:
