@@ -132,6 +132,15 @@ def test_too_large_is_413_and_too_many_is_429(idle, tmp_path):
     assert busy.status == 429 and "2 jobs waiting" in busy.message
 
 
+def test_limits_on_image_size_and_speech_length(tmp_path):
+    client, _, _ = make(tmp_path, start=False, max_image_mp=0.1, max_audio_s=5)
+    error = error_of(lambda: client.animate(PORTRAIT, SPEECH))
+    assert error.status == 400 and "image too large (512x600); this server takes at most 0.1 megapixels" in error.message
+    client, _, _ = make(tmp_path / "b", start=False, max_audio_s=5)
+    assert "speech.wav: audio too long (8 s); this server takes at most 5 s" in error_of(
+        lambda: client.animate(PORTRAIT, SPEECH)).message
+
+
 def test_token_guards_the_api(tmp_path):
     client, _, http = make(tmp_path, start=False, token="s3cret")
     assert client.jobs() == []
@@ -142,6 +151,16 @@ def test_token_guards_the_api(tmp_path):
     assert anonymous.get("/api/health").status_code == 200
     assert "access-control-allow-origin" not in anonymous.get("/api/health",
                                                               headers={"Origin": "http://evil.example"}).headers
+
+
+def test_token_is_the_web_apps_password(tmp_path):
+    from talkinghead.serve.server import create_server
+
+    web = TestClient(create_server(ServeConfig(root=str(tmp_path / "web"), token="s3cret")))
+    assert web.get("/config").status_code == 401
+    assert web.post("/login", data={"username": "me", "password": "wrong"}).status_code != 200
+    assert web.post("/login", data={"username": "me", "password": "s3cret"}).status_code == 200
+    assert web.get("/config").status_code == 200
 
 
 def client_service(tmp_path: Path) -> Service:
@@ -240,3 +259,24 @@ def test_web_app_speaks_typed_text_and_shows_errors_as_one_line(api):
     video, error = app.animate(str(SPEECH), str(SPEECH), "", "en", None, "phonetic", "prosody", 17, "camera", 128,
                                0, None, gr.Progress())
     assert video is None and error.startswith("**Error:** speech.wav: ") and "\n" not in error
+
+
+@pytest.mark.slow
+def test_fit_makes_an_avatar_that_animate_uses(api, tmp_path):
+    """Fit job -> listed avatar -> animate with it and no portrait (the avatar's still)."""
+    client, _ = api
+    fit = client.wait(client.fit([CLIP.video], steps=3, minutes=1, bank=16, holdout=0.2)["id"], timeout=240)
+    assert [a["id"] for a in client.avatars()] == [fit["id"]] and fit["summary"]["steps"] == 3
+    job = client.wait(client.animate(None, SPEECH, avatar=fit["id"], size=128)["id"], timeout=240)
+    assert_plays(client.download(job["id"], tmp_path / "avatar.mp4"), SPEECH)
+    assert "no avatar" in error_of(lambda: client.animate(None, SPEECH, avatar="f" * 32)).message
+
+
+def test_finished_jobs_expire_with_their_files(idle):
+    client, service = idle
+    job = client.animate(PORTRAIT, SPEECH, size=128)
+    service.store.update(job["id"], state="done")
+    assert service.store.expire(3600) == 0 and service.store.get(job["id"]) is not None
+    service.store.update(job["id"], finished=time.time() - 7200)
+    assert service.store.expire(3600) == 1
+    assert service.store.get(job["id"]) is None and not service.store.folder(job["id"]).exists()

@@ -120,17 +120,24 @@ class Kind:
 
 @dataclass(frozen=True)
 class MediaLimits:
-    """How long the server's inputs may be."""
+    """How large and long the server's inputs may be."""
 
+    image_mp: float
     audio_s: float
     video_s: float
 
 
 def _check_image(path: Path, config: object, limits: MediaLimits) -> None:
-    from talkinghead.face.portrait import load_portrait
+    from talkinghead.face.portrait import portrait_of
+    from talkinghead.io.image import load_image
 
-    load_portrait(path, getattr(config, "size", 512), getattr(config, "face_index", 0),
-                  getattr(config, "full_frame", False))
+    image = load_image(path)
+    height, width = image.shape[:2]
+    if width * height > limits.image_mp * 1e6:
+        raise InputError(path, f"image too large ({width}x{height}); this server takes at most {limits.image_mp:g} "
+                         "megapixels")
+    portrait_of(image, getattr(config, "size", 512), getattr(config, "face_index", 0),
+                getattr(config, "full_frame", False), path)
 
 
 def _check_audio(path: Path, config: object, limits: MediaLimits) -> None:

@@ -33,6 +33,7 @@ class ServeConfig(Checked):
     token: str | None = option(None, "API token: API requests must send 'Authorization: Bearer TOKEN', and the web "
                                "app asks for it (default: $TALKINGHEAD_TOKEN; none: open to whoever can connect)")
     max_upload_mb: float = option(500.0, "largest upload per job, MB (413 beyond)", range=(0.001, 1e6))
+    max_image_mp: float = option(40.0, "largest portrait, megapixels", range=(0.01, 100))
     max_audio_s: float = option(600.0, "longest speech a job may have, seconds", range=(1, 1e6))
     max_video_s: float = option(600.0, "longest video a job may have, seconds", range=(1, 1e6))
     jobs_per_client: int = option(8, "queued or running jobs one client may have (429 beyond)", range=(1, 1e6))
@@ -70,7 +71,7 @@ class Service:
         self.config = config
         self.store = JobStore(config.root)
         self.runner = Runner(self.store, config.worker_count, config.keep_hours * 3600)
-        self.limits = MediaLimits(config.max_audio_s, config.max_video_s)
+        self.limits = MediaLimits(config.max_image_mp, config.max_audio_s, config.max_video_s)
 
     def start(self) -> None:
         self.runner.start()
