@@ -133,6 +133,25 @@ def test_prepare_writes_the_tracked_motion(prepared):
         assert np.abs(blinks - truth).max() <= 1, (blinks, truth)  # both speakers' two blinks, where they are
 
 
+def test_training_windows_pool_speakers_in_one_unit_and_keep_the_recorded_timing(prepared, tmp_path):
+    """Real clips' lips read in a typical speaker's units (the clip's span over the typical one), not each clip's own
+    0..1; a measured audio-visual offset is removed only when asked."""
+    from talkinghead.motion.tracked import TYPICAL_SPAN
+    from talkinghead.train.clips import load_clip
+
+    for name in CLIPS:
+        folder = tmp_path / name
+        shutil.copytree(prepared[1] / name, folder)
+        meta = json.loads((folder / "meta.json").read_text())
+        (folder / "meta.json").write_text(json.dumps({**meta, "av_offset": 2}))
+        motion = Motion.load(folder / "motion.json")
+        recorded = load_clip(folder, ("jaw_open",), False, av_offset=False).target[0]
+        span = motion.meta["levels"]["jaw_open"]["span"]
+        assert np.allclose(recorded, motion["jaw_open"][:len(recorded)] * span / TYPICAL_SPAN["jaw_open"])
+        moved = load_clip(folder, ("jaw_open",), False, av_offset=True).target[0]
+        assert np.allclose(moved, recorded[2:2 + len(moved)])
+
+
 class FakeRay(types.ModuleType):
     """A stand-in ``ray`` that runs each remote task in this process when it is submitted, and logs its calls."""
 

@@ -26,6 +26,10 @@ LOW, HIGH = 5, 95  # percentiles: the jaw's and lip press's rest, and every lip 
 # frame-to-frame noise on that measure
 MIN_SPAN = {"jaw_open": 0.05, "mouth_width": 0.03, "lip_round": 0.008, "lip_press": 0.03, "upper_lip": 0.02,
             "lower_lip": 0.03, "smile": 0.02, "brow_raise": 0.01}
+# a typical speaker's span of each lip channel (eye distances): the median over the 15 real talking speakers of
+# ../shared/data (GRID's five, HDTF-style clips, Obama, Macron, Reagan; per speaker the median over their clips)
+TYPICAL_SPAN = {"jaw_open": 0.14, "mouth_width": 0.066, "lip_round": 0.0083, "lip_press": 0.054, "upper_lip": 0.0225,
+                "lower_lip": 0.045}
 SHUT = 0.2  # jaw_open up to which the lips can press, the pressing fading out towards it
 # lid gaps as fractions of their running open level: FaceMesh reads a shut eye at about 0.15 (GRID, HDTF, MEAD), and
 # an open one within 0.9 (its noise)
@@ -57,6 +61,15 @@ def scaled(name: str, x: np.ndarray, rest: float, levels: dict[str, dict[str, fl
     span = max(*reach, MIN_SPAN[name])
     levels[name] = {"rest": round(float(rest), 5), "span": round(float(span), 5)}
     return np.clip((x - rest) / span, channel.low, channel.high)
+
+
+def in_face_units(motion: Motion) -> dict[str, np.ndarray]:
+    """The lip channels of a tracked motion rescaled from the clip's own span to a typical speaker's
+    (:data:`TYPICAL_SPAN`): comparable across speakers and clips, a wide-mouthed speaker's full opening reading above
+    1 and a timid one's below."""
+    levels = motion.meta["levels"]
+    return {name: motion[name] * levels[name]["span"] / span for name, span in TYPICAL_SPAN.items()
+            if name in motion.channels}
 
 
 def lip_channels(lms: np.ndarray, local: np.ndarray, levels: dict) -> dict[str, np.ndarray]:

@@ -24,6 +24,7 @@ from talkinghead.audio.phone_posteriors import phone_log_posteriors
 from talkinghead.errors import InputError
 from talkinghead.models.layers import edge_padded, prosody, sound_input
 from talkinghead.motion.motion import Motion
+from talkinghead.motion.tracked import in_face_units
 
 ROWS = 4  # mel rows (100 Hz) per video frame (25 fps)
 
@@ -40,14 +41,18 @@ class Clip:
     language: str
 
 
-def load_clip(folder: Path, channels: tuple[str, ...], with_prosody: bool, with_phones: bool = False) -> Clip | None:
-    """The clip in ``folder`` aligned to its sound (``av_offset`` removed), or None when it lacks a channel."""
+def load_clip(folder: Path, channels: tuple[str, ...], with_prosody: bool, with_phones: bool = False,
+              av_offset: bool = True) -> Clip | None:
+    """The clip in ``folder`` aligned to its sound (its measured ``av_offset`` removed, unless ``av_offset`` is
+    False), or None when it lacks a channel. Lip channels tracked from real video are in a typical speaker's units
+    (:func:`~talkinghead.motion.tracked.in_face_units`), so that speakers and clips can be pooled."""
     meta = json.loads((folder / "meta.json").read_text())
     motion = Motion.load(folder / "motion.json")
     if not set(channels) <= set(motion.channels) or round(motion.fps) != 25:
         return None
-    target = np.stack([motion[c] for c in channels])
-    offset = int(meta.get("av_offset", 0))
+    pooled = in_face_units(motion) if "levels" in motion.meta else {}
+    target = np.stack([pooled.get(c, motion[c]) for c in channels])
+    offset = int(meta.get("av_offset", 0)) if av_offset else 0
     target = target[:, max(0, offset):] if offset >= 0 else np.pad(target, ((0, 0), (-offset, 0)), mode="edge")
     posteriors = None
     if with_phones:
@@ -75,10 +80,10 @@ class MotionWindows(Dataset):
     or of several (``DIR,DIR*N``: see :func:`_folders`)."""
 
     def __init__(self, data_dir: str | Path, channels: tuple[str, ...], frames: int, context: int = 0,
-                 with_prosody: bool = False, seed: int = 0, with_phones: bool = False) -> None:
+                 with_prosody: bool = False, seed: int = 0, with_phones: bool = False, av_offset: bool = True) -> None:
         self.channels, self.frames, self.context, self.seed, self.epoch = channels, frames, context, seed, 0
         folders = [folder for spec in str(data_dir).split(",") for folder in _folders(spec)]
-        loaded = (load_clip(f, channels, with_prosody, with_phones) for f in folders)
+        loaded = (load_clip(f, channels, with_prosody, with_phones, av_offset) for f in folders)
         self.clips = [c for c in loaded if c is not None and c.target.shape[1] >= frames]
         if not self.clips:
             raise InputError(data_dir, f"no clip of {frames}+ frames with motion channels {', '.join(channels)}")

@@ -38,6 +38,8 @@ class LipsTrainConfig(TrainConfig, LipsNetConfig):
     syncer: str | None = option(None, "MS-Sync syncer checkpoint (or shipped name) adding its sync loss",
                                 metavar="FILE")
     sync_weight: float = option(0.1, "weight of the syncer's loss")
+    av_offset: bool = option(False, "move real clips' motion by the audio-visual offset `prepare` measured (default: "
+                             "as recorded, so that the lips learn their own lead over the sound)")
 
 
 def motion_loss(pred: torch.Tensor, target: torch.Tensor, velocity_weight: float) -> torch.Tensor:
@@ -82,7 +84,8 @@ def train_lips(data_dir: str | Path, output: str | Path, config: LipsTrainConfig
     config = config or LipsTrainConfig()
     torch.manual_seed(config.seed)
     context = -(-config.reach_rows // ROWS)  # frames of sound on each side of a window: its edge frames see it all
-    data = MotionWindows(data_dir, LIP_CHANNELS, config.frames, context, seed=config.seed, with_phones=config.phones)
+    data = MotionWindows(data_dir, LIP_CHANNELS, config.frames, context, seed=config.seed, with_phones=config.phones,
+                        av_offset=config.av_offset)
     syncer = None
     if config.syncer:
         from talkinghead.models.syncer import SyncerLoss
