@@ -54,16 +54,16 @@ def reencoded(source: Path, path: Path, crf: int) -> Path:
     return path
 
 
-def own_speech(clips: list[str], data: Path, out: Path, with_animate: bool) -> list[list]:
+def own_speech(clips: list[str], data: Path, out: Path, with_animate: bool, lips: str) -> list[list]:
     """Part 1: one row per clip."""
     rows = []
     for name in clips:
         clip = data / name
         video = out / "own" / f"{clip.stem}.mp4"
         video.parent.mkdir(parents=True, exist_ok=True)
-        summary = dub(clip, clip, video, DubConfig())
+        summary = dub(clip, clip, video, DubConfig(lips=lips))
         scores = evaluate_clip(Pairing(clip.stem, video, reference=clip, audio=clip), EvalConfig()).metrics
-        animate_r = animate_and_score(clip, out, None)[0].metrics["lipsync_r"] if with_animate else np.nan
+        animate_r = animate_and_score(clip, out, None, lips)[0].metrics["lipsync_r"] if with_animate else np.nan
         track = track_video(clip)
         ssim = upper_face_ssim(video, clip, track.landmarks)
         base = upper_face_ssim(reencoded(clip, out / "reencoded.mp4", DubConfig().crf), clip, track.landmarks)
@@ -96,14 +96,18 @@ def cross_speech(data: Path, out: Path) -> list[list]:
 def main() -> None:
     parser = clip_arguments(__doc__.splitlines()[0], "dub")
     parser.add_argument("--no-animate", action="store_true", help="skip the animate runs beside each dub")
+    parser.add_argument("--lips", default=DubConfig.lips, help="lips generator of dub and animate (default: theirs)")
+    parser.add_argument("--no-cross", action="store_true", help="skip part 2")
     args = parser.parse_args()
     data = data_and_results(args)
-    rows = own_speech(args.clips, data, args.out, not args.no_animate)
+    rows = own_speech(args.clips, data, args.out, not args.no_animate, args.lips)
     header = ["clip", "dub r", "animate r", "lag", "LMD", "SSIM above nose", "re-encode SSIM", "ring flicker",
               "source flicker", "face found", "RTF"]
     mean = ["mean"] + [float(np.nanmean([r[k] for r in rows])) for k in range(1, len(header))]
     print("Dubbed with their own speech, scored against the original:\n")
     print(markdown_table(header, rows + [mean]))
+    if args.no_cross:
+        return
     cross = cross_speech(data, args.out)
     print("\nGRID clips dubbed with another clip's speech:\n")
     cross_mean = ["mean", ""] + [float(np.mean([r[k] for r in cross])) for k in range(2, 6)]

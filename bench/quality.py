@@ -32,13 +32,14 @@ COLUMNS = [("lip-sync r", "lipsync_r"), ("lag", "lag_frames"), ("speech r (real)
            ("face found", "face_found")]
 
 
-def animate_and_score(clip: Path, out: Path, transcript: str | None) -> tuple[ClipResult, float]:
+def animate_and_score(clip: Path, out: Path, transcript: str | None, lips: str = AnimateConfig.lips
+                      ) -> tuple[ClipResult, float]:
     """Animate the clip's first frame with its own audio at its fps; score the result against the clip."""
     portrait = out / f"{clip.stem}_portrait.png"
     cv2.imwrite(str(portrait), cv2.cvtColor(next(iter(read_frames(clip))), cv2.COLOR_RGB2BGR))
     video = out / "videos" / f"{clip.stem}.mp4"
     video.parent.mkdir(parents=True, exist_ok=True)
-    summary = animate(portrait, clip, video, AnimateConfig(fps=video_info(clip)[0], transcript=transcript))
+    summary = animate(portrait, clip, video, AnimateConfig(fps=video_info(clip)[0], transcript=transcript, lips=lips))
     pair = Pairing(clip.stem, video, reference=clip, audio=clip, source=portrait)
     return evaluate_clip(pair, EvalConfig()), summary["real_time_factor"]
 
@@ -69,6 +70,7 @@ def plot_r(clips: list[ClipResult], path: Path) -> None:
 def main() -> None:
     parser = clip_arguments(__doc__.splitlines()[0], "quality")
     parser.add_argument("--transcripts", action="store_true", help="give GRID clips their transcript (forced alignment)")
+    parser.add_argument("--lips", default=AnimateConfig.lips, help="lips generator (default: animate's)")
     args = parser.parse_args()
     data = data_and_results(args)
     clips, rtf = [], []
@@ -79,7 +81,7 @@ def main() -> None:
             from talkinghead.data.grid import grid_transcript
 
             transcript = grid_transcript(Path(name).stem)
-        result, factor = animate_and_score(data / name, args.out, transcript)
+        result, factor = animate_and_score(data / name, args.out, transcript, args.lips)
         clips.append(result)
         rtf.append(factor)
         print(f"{name}: r={result.metrics['lipsync_r']:.3f} ({time.perf_counter() - start:.1f} s)", file=sys.stderr)

@@ -160,8 +160,8 @@ def test_tiny_lips_overfit_their_clips_and_resume(corpus: Path, tiny_syncer: Pat
     assert run.code == 0, run.stderr
     np.testing.assert_allclose(Motion.load(out)["jaw_open"], learned["jaw_open"], atol=1e-4)
     (tmp_path / "fail").mkdir()
-    line = assert_fails_cleanly(run_cli("motion", "--audio", clip / "audio.wav", "--lips-weights", checkpoint, "-o",
-                                        tmp_path / "fail" / "m.json"), checkpoint, tmp_path / "fail")
+    line = assert_fails_cleanly(run_cli("motion", "--audio", clip / "audio.wav", "--lips", "phonetic", "--lips-weights",
+                                        checkpoint, "-o", tmp_path / "fail" / "m.json"), checkpoint, tmp_path / "fail")
     assert "read by none of the chosen generators (lips phonetic" in line  # the phonetic lips have no weights
     resumed = train_lips(corpus, checkpoint, LipsTrainConfig(**TINY_LIPS, steps=110, syncer=str(tiny_syncer)))
     assert (summary["resumed_from"], resumed["resumed_from"]) == (0, 100)

@@ -1,4 +1,4 @@
-"""Phonetic lips: phones, visemes and coarticulation, agreement with a real mouth, Rhubarb and ARKit export."""
+"""Phonetic and blended lips: phones, visemes, coarticulation, agreement with a real mouth, Rhubarb and ARKit."""
 
 from __future__ import annotations
 
@@ -212,3 +212,35 @@ def test_arkit_export_carries_the_jaw(motion) -> None:
 
 def test_registered_as_the_phonetic_lips() -> None:
     assert registry._REGISTRY["lips"]["phonetic"] is PhoneticLips
+
+
+def test_blended_lips_are_the_mean_of_both_and_shut_where_either_does(aligned: AudioFeatures, motion) -> None:
+    from talkinghead.motion.blended_lips import BlendedLips
+    from talkinghead.motion.learned_lips import LearnedLips
+
+    blend, learned = BlendedLips().generate(aligned), LearnedLips().generate(aligned)
+    jaw, press = blend["jaw_open"], blend["lip_press"]
+    shut = (motion["lip_press"] > 0.5) | (learned["lip_press"] > 0.5)
+    mean = (motion["jaw_open"] + learned["jaw_open"]) / 2
+    assert np.allclose(jaw[~shut], mean[~shut]) and shut.any() and (~shut).sum() > aligned.n_frames / 2
+    for start, end, phone in aligned.phones:
+        if phone in BILABIALS:  # as deep a closure as the phonetic lips make
+            frames = frames_overlapping(start, end, aligned.fps)
+            assert ((jaw[frames] <= 0.01) & (press[frames] >= 0.99)).any(), (start, phone)
+    assert blend.meta["phones"] == motion.meta["phones"]
+    assert registry.generator_class("lips", "blend") is BlendedLips
+
+
+@needs_data
+def test_blended_lips_follow_a_real_mouth_better_than_either_alone() -> None:
+    """On GRID's five speakers (none tuned on): the blend's mean r beats the phonetic and the learned lips'."""
+    from talkinghead.face.track import track_video
+
+    scores = {name: [] for name in ("phonetic", "learned", "blend")}
+    for path in sorted(GRID.glob("*.mpg")):
+        track = track_video(path)
+        features = AudioFeatures(load_audio(path), fps=track.fps)
+        for name, found in scores.items():
+            found.append(best_lag(registry.create("lips", name).generate(features)["jaw_open"], track.mouth_opening)[0])
+    means = {name: np.mean(found) for name, found in scores.items()}
+    assert means["blend"] > max(means["phonetic"], means["learned"]) + 0.01, means

@@ -9,7 +9,8 @@ from talkinghead.config import Checked, option
 from talkinghead.motion.options import GeneratorOptions, LipsWeights
 from talkinghead.render import registry as renderers
 
-LIPS_HELP = "lip motion generator: phonetic (recognised English phones) or learned (from the sound, any language)"
+LIPS_HELP = ("lip motion generator: blend (the mean of the other two: the best on speakers nothing was tuned on), "
+             "phonetic (recognised English phones) or learned (from the sound, any language)")
 RENDERER_HELP = (f"renderer that draws the frames, one of: {', '.join(renderers.available())} (default: the "
                  "avatar's, else warp, which moves the picture's own pixels along a face mesh, any face; hrdecoder "
                  "draws the mouth with a decoder fitted to one person)")
@@ -18,7 +19,7 @@ RENDERER_HELP = (f"renderer that draws the frames, one of: {', '.join(renderers.
 @dataclass
 class Speech(Checked):
     transcript: str | None = option(None, "what is said, for forced alignment of the phones (English)", metavar="TEXT")
-    lips: str = option("phonetic", LIPS_HELP)
+    lips: str = option("blend", LIPS_HELP)
 
 
 @dataclass

@@ -112,7 +112,10 @@ class WebApp:
     def blocks(self) -> gr.Blocks:
         """The app: one tab per job kind, examples that run with one click."""
         from talkinghead.data.tts import list_voices
+        from talkinghead.motion.registry import available
         from talkinghead.pipeline import AnimateConfig
+
+        lip_generators = available("lips")  # every registered generator, as the CLI accepts them
 
         avatars = self.avatars()
         with gr.Blocks(title="talkinghead", analytics_enabled=False) as app:
@@ -131,13 +134,13 @@ class WebApp:
                         avatar = gr.Dropdown(avatars, value=None, label="Avatar (optional; its still when no "
                                              "portrait is given)")
                         with gr.Accordion("Options", open=False):
-                            lips = gr.Dropdown(["phonetic", "learned"], value=default(AnimateConfig, "lips"),
+                            lips = gr.Dropdown(lip_generators, value=default(AnimateConfig, "lips"),
                                                label="Lips")
-                            pose = gr.Dropdown(["prosody", "diffusion", "vae"], value=default(AnimateConfig, "pose"),
+                            pose = gr.Dropdown(available("pose"), value=default(AnimateConfig, "pose"),
                                                label="Head motion")
                             blink = gr.Slider(0, 60, value=default(AnimateConfig, "blink_rate"), step=1,
                                               label="Blinks per minute")
-                            gaze = gr.Dropdown(["camera", "free"], value=default(AnimateConfig, "gaze"),
+                            gaze = gr.Dropdown(available("gaze"), value=default(AnimateConfig, "gaze"),
                                                label="Gaze")
                             size = gr.Slider(128, 1024, value=default(AnimateConfig, "size"), step=32, label="Size")
                             seed = gr.Number(value=default(AnimateConfig, "seed"), precision=0, label="Seed")
@@ -155,7 +158,7 @@ class WebApp:
                         dub_video = gr.Video(sources=["upload"], label="Video of the person")
                         dub_audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="New speech")
                         dub_avatar = gr.Dropdown(avatars, value=None, label="Avatar (optional)")
-                        dub_lips = gr.Dropdown(["phonetic", "learned"], value=default(AnimateConfig, "lips"),
+                        dub_lips = gr.Dropdown(lip_generators, value=default(AnimateConfig, "lips"),
                                                label="Lips")
                         dub_run = gr.Button("Dub", variant="primary")
                     with gr.Column():
