@@ -121,7 +121,7 @@ def phone_log_posteriors(audio: Audio) -> np.ndarray:
             f = f[a:a + CHUNK]
             ll = ((f ** 2) @ inv_var.T + f @ scaled_mean.T + const).reshape(len(f), len(PHONES), -1)
             peak = ll.max(-1, keepdims=True)  # a state's codebook is its phone's
-            mix = np.einsum("tpg,psg->tps", np.exp(ll - peak), weight)
+            mix = np.matmul(np.exp(ll - peak).transpose(1, 0, 2), weight.transpose(0, 2, 1)).transpose(1, 0, 2)
             states = states + np.log(np.maximum(mix, 1e-30)) + peak
         per_phone = np.logaddexp.reduce(states, -1)
         out[a:a + CHUNK] = per_phone - np.logaddexp.reduce(per_phone, -1, keepdims=True)
