@@ -69,3 +69,30 @@ def test_a_corrupt_video_is_an_input_error(tmp_path):
     with pytest.raises(InputError) as err:
         list(FrameReader(cut).scan())
     assert str(cut) in str(err.value)
+
+
+CSPAN = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "long" / "subeff_obama_cspan_61s.mp4"
+
+
+@pytest.mark.skipif(not CSPAN.exists(), reason="needs ../shared/data (a broadcast stream that opens between keyframes)")
+def test_a_stream_that_opens_between_keyframes_reads_from_its_first_frame(tmp_path):
+    """C-SPAN's stream decodes 69 frames before its first keyframe: they are read by index as the first pass saw them
+    (dub of that clip failed with 'frame 0 cannot be found again')."""
+    short = tmp_path / "cspan.mp4"
+    with av.open(str(CSPAN)) as source, av.open(str(short), "w") as out:
+        video = source.streams.video[0]
+        stream = out.add_stream_from_template(video)
+        for packet in source.demux(video):
+            if packet.dts is None:
+                continue
+            if packet.pts is not None and packet.pts * video.time_base > 3:
+                break
+            packet.stream = stream
+            out.mux(packet)
+    with av.open(str(short)) as container:
+        assert not next(container.decode(video=0)).key_frame
+    reader = FrameReader(short)
+    first = list(reader.scan())
+    assert len(first) >= 60
+    for order in (np.arange(0, 8), np.arange(20, 5, -1)):
+        assert all(np.array_equal(a, first[i]) for a, i in zip(reader.frames(order), order))

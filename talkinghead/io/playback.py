@@ -113,7 +113,9 @@ class FrameReader:
                 if target > self.pts[0]:
                     container.seek(target, stream=stream, backward=True)
                 second = int(1 / stream.time_base)
-                key_pts = None  # frames before the first keyframe after a seek may miss their references
+                # after a seek, frames before the first keyframe may miss their references; from the start, every
+                # frame decodes as in the first pass (some streams open on a frame not flagged as a keyframe)
+                key_pts = None if target > self.pts[0] else -np.inf
                 for frame in container.decode(stream):
                     if key_pts is None and frame.key_frame:
                         key_pts = frame.pts
