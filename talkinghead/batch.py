@@ -24,9 +24,7 @@ the inputs and output folder at the same paths.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
-import io
 import json
 import os
 import time
@@ -182,14 +180,9 @@ def run_job(task: Task) -> Outcome:
 
     row, argv = task
     start = time.perf_counter()
-    usage = io.StringIO()
     try:
-        with contextlib.redirect_stderr(usage):
-            args = cli.build_parser(argv).parse_args(argv)
-        cli.run(args, lambda label, unit="frame": None)
+        cli.run_argv(argv, lambda label, unit="frame": None)
         error = None
-    except SystemExit:  # argparse refused the options; why is its last line
-        error = (usage.getvalue().strip().splitlines() or ["invalid options"])[-1].split(": error: ", 1)[-1]
     except Exception as exc:  # one bad job must not stop the others: its error is its outcome
         error = str(exc) if isinstance(exc, (InputError, ValueError)) else f"{type(exc).__name__}: {exc}"
     return row, round(time.perf_counter() - start, 3), None if error is None else " ".join(error.split())

@@ -323,8 +323,7 @@ def _write_motion_files(motion: Motion, args: argparse.Namespace) -> dict:
 # command -> the function that runs it on the parsed arguments and returns its summary
 COMMANDS: dict[str, Callable[[argparse.Namespace, Bars], dict]] = {
     "animate": _animate, "dub": _dub, "motion": _motion, "track": _track, "eval": _evaluate, "report": _report,
-    "fit": _fit, "prepare": _prepare, "label-speech": _label_speech,
-    "synth": _synth, "train": _train,
+    "fit": _fit, "prepare": _prepare, "label-speech": _label_speech, "synth": _synth, "train": _train,
 }
 
 
@@ -333,6 +332,19 @@ def run(args: argparse.Namespace, bars: Bars | None = None, extra: Extra | None 
     standard error unless ``--quiet``)."""
     command = COMMANDS.get(args.command) or (extra or {})[args.command][1]
     return command(args, bars or (lambda label, unit="frame": _progress(args.quiet, label, unit)))
+
+
+def run_argv(argv: list[str], bars: Bars | None = None) -> dict:
+    """Parse and run one command line as ``talkinghead`` does (the job runners' way in); options argparse refuses
+    raise InputError with its own last line instead of exiting."""
+    usage = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(usage):
+            args = build_parser(argv).parse_args(argv)
+    except SystemExit:
+        raise InputError(None, (usage.getvalue().strip().splitlines() or ["invalid options"])[-1]
+                         .split(": error: ", 1)[-1]) from None
+    return run(args, bars)
 
 
 def main(argv: list[str] | None = None, extra: Extra | None = None) -> int:

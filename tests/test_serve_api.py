@@ -81,6 +81,7 @@ def test_motion_job_writes_each_export(api, tmp_path):
     ({"image": "flat.png", "audio": SPEECH}, {}, 400, "flat.png: no face found"),
     ({"image": "notes.txt", "audio": SPEECH}, {}, 400, "notes.txt: unsupported image format"),
     ({"image": PORTRAIT}, {}, 400, "animate needs a file in 'audio'"),
+    ({"audio": SPEECH}, {}, 400, "animate needs a file in 'image'"),
     ({"image": PORTRAIT, "audio": SPEECH}, {"sizee": 128}, 400, "unknown option 'sizee'"),
     ({"image": PORTRAIT, "audio": SPEECH}, {"size": 10}, 400, "--size 10 is outside 64..4096"),
     ({"image": PORTRAIT, "audio": SPEECH}, {"lips_weights": "/etc/passwd"}, 400, "cannot be set through the server"),

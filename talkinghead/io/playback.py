@@ -110,12 +110,13 @@ class FrameReader:
             container, stream = self._open()
             with container:
                 target = self.pts[first] - back if container.format.name not in UNSEEKABLE else self.pts[0]
-                if target > self.pts[0]:
+                sought = target > self.pts[0]
+                if sought:
                     container.seek(target, stream=stream, backward=True)
                 second = int(1 / stream.time_base)
                 # after a seek, frames before the first keyframe may miss their references; from the start, every
                 # frame decodes as in the first pass (some streams open on a frame not flagged as a keyframe)
-                key_pts = None if target > self.pts[0] else -np.inf
+                key_pts = None if sought else -np.inf
                 for frame in container.decode(stream):
                     if key_pts is None and frame.key_frame:
                         key_pts = frame.pts
@@ -129,6 +130,6 @@ class FrameReader:
                     if first == last:
                         return
                     first += 1
-            if target <= self.pts[0]:
+            if not sought:
                 raise InputError(self.path, f"frame {first} cannot be found again (the video decodes differently)")
             back = 2 * back + second

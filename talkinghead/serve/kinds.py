@@ -31,6 +31,7 @@ class Slot:
     media: str
     required: bool = True
     many: bool = False
+    or_avatar: bool = False  # an avatar (a fit job's id) may stand in for it
 
 
 def _animate_config() -> type:
@@ -159,7 +160,7 @@ def _check_video(path: Path, config: object, limits: MediaLimits) -> None:
 CHECKS = {"image": _check_image, "audio": _check_audio, "video": _check_video}
 
 KINDS = {k.name: k for k in (
-    Kind("animate", (Slot("image", "--image", "image", required=False), Slot("audio", "--audio", "audio")),
+    Kind("animate", (Slot("image", "--image", "image", or_avatar=True), Slot("audio", "--audio", "audio")),
          _animate_config, ("result.mp4",), avatar=True),
     Kind("dub", (Slot("video", "--video", "video"), Slot("audio", "--audio", "audio")), _dub_config, ("result.mp4",),
          avatar=True),

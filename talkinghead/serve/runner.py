@@ -112,8 +112,7 @@ def run_job(root: str, job_id: str, argv: list[str]) -> None:
     folder = str(store.folder(job_id)) + os.sep
     try:
         with stop_on_sigterm():
-            args = cli.build_parser(argv).parse_args(argv)
-            summary = cli.run(args, lambda label, unit="frame": _reporter(store, job_id, label))
+            summary = cli.run_argv(argv, lambda label, unit="frame": _reporter(store, job_id, label))
     except Terminated:
         return  # cancelled or the server stops: whoever stopped it has set the state
     except (InputError, ValueError) as exc:

@@ -94,7 +94,7 @@ class Service:
             raise InputError(None, f"{kind.name} takes no avatar")
         for slot in kind.slots:
             given = uploads.get(slot.field, [])
-            if slot.required and not given and not (slot.field == "image" and avatar_path):
+            if slot.required and not given and not (slot.or_avatar and avatar_path):
                 raise InputError(None, f"{kind.name} needs {'one or more files' if slot.many else 'a file'} in "
                                  f"'{slot.field}'")
             if len(given) > 1 and not slot.many:

@@ -21,11 +21,6 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 POLL_S = 0.5
 
 
-def default(cls: type, name: str) -> object:
-    """The CLI's default of option ``name``."""
-    return next(f.default for f in dataclasses.fields(cls) if f.name == name)
-
-
 def _uploads(**paths: str | list[str] | None) -> dict[str, list[Upload]]:
     """The files Gradio saved, opened as uploads (by field)."""
     out: dict[str, list[Upload]] = {}
@@ -134,16 +129,16 @@ class WebApp:
                         avatar = gr.Dropdown(avatars, value=None, label="Avatar (optional; its still when no "
                                              "portrait is given)")
                         with gr.Accordion("Options", open=False):
-                            lips = gr.Dropdown(lip_generators, value=default(AnimateConfig, "lips"),
+                            lips = gr.Dropdown(lip_generators, value=AnimateConfig.lips,
                                                label="Lips")
-                            pose = gr.Dropdown(available("pose"), value=default(AnimateConfig, "pose"),
+                            pose = gr.Dropdown(available("pose"), value=AnimateConfig.pose,
                                                label="Head motion")
-                            blink = gr.Slider(0, 60, value=default(AnimateConfig, "blink_rate"), step=1,
+                            blink = gr.Slider(0, 60, value=AnimateConfig.blink_rate, step=1,
                                               label="Blinks per minute")
-                            gaze = gr.Dropdown(available("gaze"), value=default(AnimateConfig, "gaze"),
+                            gaze = gr.Dropdown(available("gaze"), value=AnimateConfig.gaze,
                                                label="Gaze")
-                            size = gr.Slider(128, 1024, value=default(AnimateConfig, "size"), step=32, label="Size")
-                            seed = gr.Number(value=default(AnimateConfig, "seed"), precision=0, label="Seed")
+                            size = gr.Slider(128, 1024, value=AnimateConfig.size, step=32, label="Size")
+                            seed = gr.Number(value=AnimateConfig.seed, precision=0, label="Seed")
                         run = gr.Button("Animate", variant="primary", elem_id="animate-run")
                     with gr.Column():
                         video = gr.Video(label="Talking video", elem_id="animate-video")
@@ -158,7 +153,7 @@ class WebApp:
                         dub_video = gr.Video(sources=["upload"], label="Video of the person")
                         dub_audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="New speech")
                         dub_avatar = gr.Dropdown(avatars, value=None, label="Avatar (optional)")
-                        dub_lips = gr.Dropdown(lip_generators, value=default(AnimateConfig, "lips"),
+                        dub_lips = gr.Dropdown(lip_generators, value=AnimateConfig.lips,
                                                label="Lips")
                         dub_run = gr.Button("Dub", variant="primary")
                     with gr.Column():
