@@ -46,12 +46,18 @@ def pulses(n: int, fps: float, times: np.ndarray, heights: np.ndarray | float, r
         return out
     span = int(np.ceil((rise + hold + fall).max() * fps)) + 2
     idx = np.floor((times - rise) * fps).astype(int) + np.arange(span)
-    dt = (idx + 0.5) / fps - times
-    u = np.where(dt < 0, dt / np.maximum(rise, 1e-6), np.maximum(dt - hold, 0) / np.maximum(fall, 1e-6))
-    values = heights * np.where(np.abs(u) < 1, 0.5 * (1 + np.cos(np.pi * u)), 0.0)
+    values = heights * bump((idx + 0.5) / fps - times, rise, fall, hold)
     inside = (idx >= 0) & (idx < n)
     np.add.at(out, idx[inside], values[inside])
     return out
+
+
+def bump(dt: np.ndarray, rise: np.ndarray | float, fall: np.ndarray | float,
+         hold: np.ndarray | float = 0.0) -> np.ndarray:
+    """A smooth bump of height 1 at ``dt`` seconds from its peak: a raised-cosine rise over ``rise`` s, a plateau of
+    ``hold`` s, a raised-cosine fall over ``fall`` s, 0 outside."""
+    u = np.where(dt < 0, dt / np.maximum(rise, 1e-6), np.maximum(dt - hold, 0) / np.maximum(fall, 1e-6))
+    return np.where(np.abs(u) < 1, 0.5 * (1 + np.cos(np.pi * u)), 0.0)
 
 
 def runs(mask: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import ClassVar, Iterator
+from typing import ClassVar, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -29,7 +29,7 @@ from talkinghead.render.registry import Source, register
 from talkinghead.render.rig import RigConfig
 from talkinghead.render.stats import RenderStats
 from talkinghead.render.topology import with_mouth_center
-from talkinghead.render.warp import WarpConfig, WarpRenderer
+from talkinghead.render.warp import FrameDrawer, MouthDrawer, WarpConfig, WarpRenderer
 
 
 def in_own_range(motion: Motion, floor: float = 0.3) -> Motion:
@@ -38,6 +38,23 @@ def in_own_range(motion: Motion, floor: float = 0.3) -> Motion:
     one that barely moves is raised at most 1 / ``floor`` times)."""
     return motion.update(**{name: v / max(float(np.percentile(np.abs(v), 95)), floor)
                             for name, v in motion.channels.items() if name in LIP_CHANNELS})
+
+
+class RunningRange:
+    """The live :func:`in_own_range`: each lip channel divided by a running 95th percentile of its size, tracked
+    frame by frame (it rises fast on louder speech and sinks slowly), never below ``floor``."""
+
+    def __init__(self, start: float = 0.6, floor: float = 0.3, step: float = 0.02) -> None:
+        self.level = dict.fromkeys(LIP_CHANNELS, start)
+        self.floor, self.step = floor, step
+
+    def __call__(self, values: Mapping[str, float]) -> dict[str, float]:
+        out = dict(values)
+        for name in LIP_CHANNELS:
+            size = abs(values[name])
+            self.level[name] = max(self.floor, self.level[name] + self.step * (0.95 - (size < self.level[name])))
+            out[name] = float(np.clip(values[name] / self.level[name], -1, 1))
+        return out
 
 
 def to_tensor(*images: np.ndarray) -> list[torch.Tensor]:
@@ -117,5 +134,16 @@ class FittedRenderer(WarpRenderer):
         if isinstance(source, DubSource):
             config = dataclasses.replace(source.config, rig=self.person(source.config.rig))
             return FittedCompositor(dataclasses.replace(source, config=config), decoder).render(motion, stats)
-        reference = MouthReference.of(source.image, with_mouth_center(source.landmarks))
-        return self.animate(source, motion, lambda frame, face: decoder.draw(frame, reference, face))
+        return self.animate(source, motion, self.decoded_mouth(source, decoder))
+
+    def live_drawer(self, portrait: Portrait) -> FrameDrawer:
+        """Draws frames as their motion comes, the lips played over the person's range as they are heard."""
+        draw = self.drawer(portrait, self.decoded_mouth(portrait, MouthDecoder.of(self.avatar)))
+        scale = RunningRange()
+        return lambda values: draw(scale(values))
+
+    @staticmethod
+    def decoded_mouth(portrait: Portrait, decoder: MouthDecoder) -> MouthDrawer:
+        """Draws the mouth of a warped frame of ``portrait`` with ``decoder``."""
+        reference = MouthReference.of(portrait.image, with_mouth_center(portrait.landmarks))
+        return lambda frame, face: decoder.draw(frame, reference, face)

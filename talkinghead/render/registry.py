@@ -2,7 +2,8 @@
 
 A renderer draws a :class:`~talkinghead.motion.motion.Motion` on a source and yields frames, streaming: on a still
 portrait it draws the whole face (``animate``); on a :class:`~talkinghead.render.dub.DubSource` it redraws the mouth
-region of a video's frames (``dub``). What it measures on the way goes into the :class:`RenderStats` its caller
+region of a video's frames (``dub``). A live stream draws a portrait frame by frame as the motion is decided
+(``live_drawer``). What it measures on the way goes into the :class:`RenderStats` its caller
 passes. A renderer fitted to one person (``talkinghead fit``) takes that person's avatar file.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Protocol
+from typing import Any, Callable, ClassVar, Iterator, Mapping, Protocol
 
 import numpy as np
 
@@ -35,6 +36,9 @@ class Renderer(Protocol):
     def __init__(self, config: Any = None, avatar: Path | None = None) -> None: ...
 
     def render(self, source: Source, motion: Motion, stats: RenderStats | None = None) -> Iterator[np.ndarray]: ...
+
+    def live_drawer(self, portrait: Portrait) -> Callable[[Mapping[str, float]], np.ndarray]:
+        """Draws the portrait at one frame's channel values, for frames whose motion arrives one by one (streaming)."""
 
 
 _REGISTRY: dict[str, type] = {}

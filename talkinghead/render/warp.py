@@ -6,7 +6,7 @@ the lower face of each shot's reference frame, moved the same way."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar, Iterator
+from typing import Callable, ClassVar, Iterator, Mapping
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from talkinghead.render.stats import RenderStats
 from talkinghead.render.topology import background_ring, face_triangles, follow_face, with_mouth_center
 
 MouthDrawer = Callable[[np.ndarray, np.ndarray], None]  # (frame, its 479 landmarks) -> draws the mouth in place
+FrameDrawer = Callable[[Mapping[str, float]], np.ndarray]  # one frame's channel values -> the frame
 
 
 @dataclass
@@ -52,6 +53,11 @@ class WarpRenderer:
     def animate(self, portrait: Portrait, motion: Motion, mouth: MouthDrawer | None = None) -> Iterator[np.ndarray]:
         """The portrait's whole face following ``motion``, one frame per Motion frame; ``mouth(frame, face)`` draws
         the mouth on each warped frame (default: its interior painted)."""
+        draw = self.drawer(portrait, mouth)
+        return (draw(motion.frame(i)) for i in range(motion.n_frames))
+
+    def drawer(self, portrait: Portrait, mouth: MouthDrawer | None = None) -> FrameDrawer:
+        """Draws the portrait's whole face at one frame's channel values (streaming: frames as their motion comes)."""
         w, h = portrait.size
         rig = FaceRig(portrait.landmarks, self.config.rig)
         src_face = with_mouth_center(portrait.landmarks)[:, :2]
@@ -59,11 +65,16 @@ class WarpRenderer:
         src = np.concatenate([src_face, anchors])
         warp = PiecewiseAffineWarp(np.concatenate([face_triangles(), ring_tris]), w, h, self.config.map_step)
         mouth = mouth or MouthPainter(MouthColors.sample(portrait.image, portrait.landmarks), rig.scale).paint
-        for i in range(motion.n_frames):
-            values = motion.frame(i)
+
+        def draw(values: Mapping[str, float]) -> np.ndarray:
             face = rig.landmarks(values)[:, :2]
-            dst = np.concatenate([face, follow_face(anchors, src_face, face)])
-            frame = warp.warp(portrait.image, src, dst)
+            frame = warp.warp(portrait.image, src, np.concatenate([face, follow_face(anchors, src_face, face)]))
             mouth(frame, face)
             paint_lash_line(frame, face, (values["blink_right"], values["blink_left"]), rig.scale)
-            yield frame
+            return frame
+
+        return draw
+
+    def live_drawer(self, portrait: Portrait) -> FrameDrawer:
+        """The drawer a live stream uses (:meth:`drawer` with the painted mouth)."""
+        return self.drawer(portrait)
