@@ -118,6 +118,7 @@ class Mp4Writer:
             self.audio = self.container.add_stream("aac", rate=audio_rate, layout="stereo" if audio_channels == 2 else "mono")
             self.audio.bit_rate = 128000
         self.frames = 0
+        self.audio_samples = 0  # samples of the sound track encoded so far
 
     def write(self, rgb: np.ndarray) -> None:
         """Encode one RGB uint8 frame."""
@@ -132,29 +133,32 @@ class Mp4Writer:
         ``pad``: when the chunks end sooner, silence fills the track up to ``max_seconds``.
         """
         stream = self.audio
-        rate, layout = stream.rate, stream.layout.name
-        limit = int(round(max_seconds * rate)) if max_seconds is not None else None
+        limit = int(round(max_seconds * stream.rate)) if max_seconds is not None else None
         if pad and limit is not None:
-            silence = np.zeros((len(stream.layout.channels), rate), np.float32)
-            chunks = chain(chunks, repeat(silence, limit // rate + 1))
-        pts = 0
+            silence = np.zeros((len(stream.layout.channels), stream.rate), np.float32)
+            chunks = chain(chunks, repeat(silence, limit // stream.rate + 1))
         for block in chunks:
             if limit is not None:
-                block = block[:, : max(0, limit - pts)]
+                block = block[:, : max(0, limit - self.audio_samples)]
             if block.shape[1] == 0:
                 break
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block, np.float32), format="fltp", layout=layout)
-            frame.sample_rate, frame.pts, frame.time_base = rate, pts, Fraction(1, rate)
-            pts += block.shape[1]
-            for packet in stream.encode(frame):
-                self.container.mux(packet)
-        for packet in stream.encode(None):
+            self.write_audio(block)
+
+    def write_audio(self, block: np.ndarray) -> None:
+        """Encode the next planar float block (channels, n) of the sound track."""
+        stream = self.audio
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block, np.float32), format="fltp",
+                                           layout=stream.layout.name)
+        frame.sample_rate, frame.pts, frame.time_base = stream.rate, self.audio_samples, Fraction(1, stream.rate)
+        self.audio_samples += block.shape[1]
+        for packet in stream.encode(frame):
             self.container.mux(packet)
 
     def close(self) -> None:
-        """Flush the video encoder and finish the file."""
-        for packet in self.video.encode(None):
-            self.container.mux(packet)
+        """Flush the encoders and finish the file."""
+        for stream in (self.video, self.audio) if self.audio_samples else (self.video,):
+            for packet in stream.encode(None):
+                self.container.mux(packet)
         self.container.close()
 
     def __enter__(self) -> "Mp4Writer":
