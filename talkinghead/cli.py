@@ -16,8 +16,9 @@ from talkinghead.errors import InputError, Terminated, stop_on_sigterm
 from talkinghead.eval.evaluate import EvalConfig
 from talkinghead.motion.motion import Motion
 from talkinghead.progress import Progress
-from talkinghead.pipeline import (AnimateConfig, DubConfig, MotionConfig, TrackConfig, animate, dub, motion_from_audio,
-                                  track_motion)
+from talkinghead.pipeline import (AnimateConfig, DubConfig, MotionConfig, StreamConfig, TrackConfig, animate, dub,
+                                  motion_from_audio, track_motion)
+from talkinghead.pipeline.output import check_output
 
 
 Bars = Callable[..., "Progress | None"]
@@ -133,6 +134,21 @@ def build_parser(argv: list[str] | None = None, extra: Extra | None = None) -> a
     cfg.add_arguments(p, DubConfig)
     _common(p)
 
+    p = sub.add_parser("stream", help="live: speech in (microphone or a file played in real time), talking face out",
+                       description="Animate a portrait live: the face follows the speech as it is heard, a look-ahead "
+                                   "of about 0.1 s behind. The sound comes from the microphone, or from --audio played "
+                                   "at real-time speed; the frames go to a --window, a --virtual-camera and/or a "
+                                   "--record(ing) of the frames as they were produced, with the speech. --json prints "
+                                   "the frames produced, late and dropped and the latency (p50, p95). Ctrl-C stops.")
+    p.add_argument("--image", help="portrait (jpg, png, webp, bmp); with --avatar, default: the avatar's still")
+    p.add_argument("--audio", help="speech file played at real-time speed (default: the microphone)")
+    p.add_argument("--chunk-ms", type=float, default=20.0, help="sound arrives in chunks of this many milliseconds")
+    p.add_argument("--record", metavar="MP4", help="write the frames as they were produced, with the speech")
+    p.add_argument("--window", action="store_true", help="show the frames in a window")
+    p.add_argument("--virtual-camera", action="store_true", help="send the frames to a virtual camera (pyvirtualcam)")
+    cfg.add_arguments(p, StreamConfig)
+    _common(p)
+
     p = sub.add_parser("motion", help="speech -> motion file (JSON or CSV), mouth cues, ARKit blendshapes",
                        description="Compute the per-frame face motion for speech without rendering.")
     p.add_argument("--audio", required=True, help="speech file")
@@ -235,6 +251,30 @@ def _dub(args: argparse.Namespace, bars: Bars) -> dict:
                bars, motion)
 
 
+def _stream(args: argparse.Namespace, bars: Bars) -> dict:
+    from talkinghead.io import live
+    from talkinghead.pipeline.stream import Stream, play, stream_portrait
+
+    config = cfg.build(StreamConfig, args.config, args)
+    if not 1 <= args.chunk_ms <= 1000:
+        raise InputError(None, f"--chunk-ms {args.chunk_ms} is outside 1..1000")
+    if args.record:
+        check_output(args.record)
+    stream = Stream(stream_portrait(args.image, config), config)
+    size = stream.portrait.size
+    sinks: list = []
+    source = live.FilePlayer(args.audio, args.chunk_ms) if args.audio else live.Microphone(args.chunk_ms)
+    try:
+        sinks += [live.Window()] if args.window else []
+        sinks += [live.VirtualCamera(size, config.fps)] if args.virtual_camera else []
+        sinks += [live.Recorder(args.record, size, config.fps, config.crf)] if args.record else []
+        summary = play(stream, source, sinks)
+    finally:
+        source.close()
+    return {**summary, "output": args.record, "chunk_ms": args.chunk_ms, "renderer": config.renderer_name,
+            "width": size[0], "height": size[1]}
+
+
 def _motion(args: argparse.Namespace, bars: Bars) -> dict:
     motion = motion_from_audio(args.audio, cfg.build(MotionConfig, args.config, args))
     return {**_write_motion_files(motion, args), "channels": sorted(motion.channels)}
@@ -322,8 +362,9 @@ def _write_motion_files(motion: Motion, args: argparse.Namespace) -> dict:
 
 # command -> the function that runs it on the parsed arguments and returns its summary
 COMMANDS: dict[str, Callable[[argparse.Namespace, Bars], dict]] = {
-    "animate": _animate, "dub": _dub, "motion": _motion, "track": _track, "eval": _evaluate, "report": _report,
-    "fit": _fit, "prepare": _prepare, "label-speech": _label_speech, "synth": _synth, "train": _train,
+    "animate": _animate, "dub": _dub, "stream": _stream, "motion": _motion, "track": _track, "eval": _evaluate,
+    "report": _report, "fit": _fit, "prepare": _prepare, "label-speech": _label_speech, "synth": _synth,
+    "train": _train,
 }
 
 

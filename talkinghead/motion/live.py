@@ -61,7 +61,8 @@ class Wander:
 class Bumps:
     """Raised-cosine bumps scheduled as they are decided (:func:`signals.bump`), summed at any later time."""
 
-    events: list[tuple[float, float, float, float, float]] = field(default_factory=list)  # peak, height, rise, fall, hold
+    # each one's peak time, height, rise, fall and hold
+    events: list[tuple[float, float, float, float, float]] = field(default_factory=list)
 
     def add(self, peak: float, height: float, rise: float, fall: float, hold: float = 0.0) -> None:
         self.events.append((peak, height, rise, fall, hold))

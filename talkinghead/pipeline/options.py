@@ -1,11 +1,12 @@
-"""The options of animate, dub and track, each defined once with its default, range and help (``--name value`` on
-the command line, or a YAML/JSON ``--config`` file)."""
+"""The options of animate, dub, track and stream, each defined once with its default, range and help (``--name value``
+on the command line, or a YAML/JSON ``--config`` file)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from talkinghead.config import Checked, option
+from talkinghead.motion.live import LiveMotionConfig
 from talkinghead.motion.options import GeneratorOptions, LipsWeights
 from talkinghead.render import registry as renderers
 
@@ -83,3 +84,16 @@ class DubConfig(LipsWeights, Speech, FaceChoice, VideoOutput):
 @dataclass
 class TrackConfig(FaceChoice):
     """Which face of a video is tracked into a Motion."""
+
+
+@dataclass
+class StreamConfig(LiveMotionConfig, FaceChoice, VideoOutput):
+    """How a live stream draws: frame rate and size, renderer, the live face's options, when frames count as late."""
+
+    fps: float = option(25.0, "video frames per second", range=(1, 60))
+    size: int = option(512, "side of the face-centred square frames, in pixels", range=(64, 2048))
+    full_frame: bool = option(False, "keep the whole picture instead of a face-centred square crop")
+    deadline_ms: float = option(250.0, "a frame drawn later than this after its sound arrived counts as late",
+                                range=(1, 10000))
+    drop_after_ms: float = option(1000.0, "a frame whose sound arrived longer ago than this is skipped (the last "
+                                  "frame is repeated) so that the stream catches up", range=(1, 60000))
