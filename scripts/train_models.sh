@@ -24,6 +24,8 @@ $TH synth -o "$WORK/synth" --utterances 3000 --languages "$LANGUAGES" --quiet
 $TH synth -o "$WORK/voices" --utterances 1200 --languages it,ca,cs,fi,ru,en,en-us --festival 0.9 --seed 1 --quiet
 $TH train syncer --data "$WORK/synth" -o "$WORK/syncer.pt" --steps 1500 --quiet
 $TH train lips --data "$WORK/synth,$WORK/voices" -o "$WORK/lips.pt" --steps 3000 --quiet
+# the streaming lips (--lips causal): 100 ms of look-ahead, no phone posteriors (their front end is not causal)
+$TH train lips --data "$WORK/synth" -o "$WORK/lips_causal.pt" --steps 900 --no-phones --lookahead-ms 100 --quiet
 $TH prepare "$VIDEOS" -o "$WORK/real" --quiet
 # the syncer again on that real footage (lips in a typical speaker's units) beside 400 of the synthetic utterances,
 # so that its scores mean agreement with real lips (held-out speakers: bench/finetune_loso.py --model syncer)
@@ -33,7 +35,8 @@ $TH train syncer --data "$WORK/synth400,$WORK/real*2" --init "$WORK/syncer.pt" -
 $TH train expression --data "$WORK/real" -o "$WORK/expression.pt" --lips-weights "$WORK/lips.pt" --quiet
 $TH train pose --data "$WORK/real" -o "$WORK/pose_diffusion.pt" --steps 1500 --quiet
 $TH train pose-vae --data "$WORK/real" -o "$WORK/pose_vae.pt" --steps 1500 --quiet
-for pair in syncer_real:syncer lips:lips expression:expression pose_diffusion:pose_diffusion pose_vae:pose_vae; do
+for pair in syncer_real:syncer lips:lips lips_causal:lips_causal expression:expression pose_diffusion:pose_diffusion \
+            pose_vae:pose_vae; do
   .venv/bin/python -c "import sys; from talkinghead.models.weights import export_weights as e; e(*sys.argv[1:])" \
     "$WORK/${pair%%:*}.pt" "talkinghead/assets/${pair##*:}.pt"
 done

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Iterator
 
 import numpy as np
@@ -72,15 +73,33 @@ def mel_filterbank(rate: int, n_fft: int, n_mels: int, fmin: float = 55.0, fmax:
     return fb * (2.0 / (hi - lo))
 
 
-def log_mel(x: np.ndarray, rate: int, hop_s: float = HOP_S, n_mels: int = 80, win_s: float = 0.025) -> np.ndarray:
-    """Log-mel spectrogram, shape (hops, n_mels), natural log, floored at 1e-5."""
+MEL_WIN_S = 0.025  # the mel's analysis window (Hann), zero-padded to a power of two
+
+
+def mel_sizes(rate: int, win_s: float = MEL_WIN_S) -> tuple[int, int]:
+    """(window, FFT size) in samples of the log-mel at ``rate``: a frame's samples past the window weigh nothing."""
     win = int(win_s * rate)
-    n_fft = 1 << int(np.ceil(np.log2(win)))
+    return win, 1 << int(np.ceil(np.log2(win)))
+
+
+@cache
+def _mel_basis(rate: int, n_mels: int, win_s: float) -> tuple[np.ndarray, np.ndarray]:
+    win, n_fft = mel_sizes(rate, win_s)
     window = np.pad(get_window("hann", win), (0, n_fft - win)).astype(np.float32)
-    fb = mel_filterbank(rate, n_fft, n_mels).T.astype(np.float32)
-    mels = [np.abs(np.fft.rfft(f * window, axis=1)).astype(np.float32) ** 2 @ fb
-            for f in frame_signal(x, n_fft, int(hop_s * rate))]
-    return np.log(np.maximum(np.concatenate(mels), 1e-5)).astype(np.float32)
+    return window, mel_filterbank(rate, n_fft, n_mels).T.astype(np.float32)
+
+
+def mel_of_frames(frames: np.ndarray, rate: int, n_mels: int = 80, win_s: float = MEL_WIN_S) -> np.ndarray:
+    """(k, FFT size) frames (:func:`mel_sizes`) -> (k, n_mels) log-mel rows, natural log, floored at 1e-5."""
+    window, fb = _mel_basis(rate, n_mels, win_s)
+    mel = np.abs(np.fft.rfft(frames * window, axis=1)).astype(np.float32) ** 2 @ fb
+    return np.log(np.maximum(mel, 1e-5)).astype(np.float32)
+
+
+def log_mel(x: np.ndarray, rate: int, hop_s: float = HOP_S, n_mels: int = 80, win_s: float = MEL_WIN_S) -> np.ndarray:
+    """Log-mel spectrogram of centred frames (:func:`frame_signal`), shape (hops, n_mels)."""
+    frames = frame_signal(x, mel_sizes(rate, win_s)[1], int(hop_s * rate))
+    return np.concatenate([mel_of_frames(f, rate, n_mels, win_s) for f in frames])
 
 
 def to_video_frames(values: np.ndarray, hop_s: float, fps: float, n_frames: int, reduce: str = "mean") -> np.ndarray:

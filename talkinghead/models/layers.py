@@ -6,7 +6,9 @@ import math
 
 import numpy as np
 import torch
+from scipy.signal import lfilter
 from torch import nn
+from torch.nn import functional as F
 
 from talkinghead.audio.features import AudioFeatures
 from talkinghead.audio.signal import HOP_S
@@ -27,6 +29,39 @@ def mel_features(mel: np.ndarray) -> torch.Tensor:
     return x / x.std().clamp_min(1e-3)
 
 
+def peak_level(values: np.ndarray, previous: float, release: float) -> np.ndarray:
+    """Per row the running peak of (T,) ``values``: each new value or the last peak less ``release`` (per row), the
+    greater; ``previous`` is the peak before row 0 (-inf: none)."""
+    rows = np.arange(len(values))
+    return np.maximum(previous - release * (rows + 1), np.maximum.accumulate(values + release * rows) - release * rows)
+
+
+class CausalMelNorm:
+    """:func:`mel_features` from the past only, its state carried from call to call (streaming): the floor
+    :data:`MEL_RANGE` below a running peak of the rows' loudest bin (released by ``release`` nats per second), then
+    per bin an exponential mean and overall an exponential deviation over about ``memory_s`` seconds."""
+
+    def __init__(self, memory_s: float = 3.0, release: float = 1.0) -> None:
+        self.decay, self.release = math.exp(-HOP_S / memory_s), release * HOP_S
+        self.peak, self.sums, self.squares, self.rows = -np.inf, np.zeros(1), np.zeros(1), 0  # before row 0
+
+    def __call__(self, mel: np.ndarray) -> torch.Tensor:
+        """(T, 80) log-mel rows at 100 Hz, the next ones of the stream -> (80, T) normalised."""
+        mel = np.asarray(mel, np.float64)
+        if not len(mel):
+            return torch.zeros(mel.shape[1], 0)
+        peaks = peak_level(mel.max(1), self.peak, self.release)
+        x = np.maximum(mel, peaks[:, None] - MEL_RANGE)
+        weight = (1 - self.decay ** (self.rows + 1 + np.arange(len(x))))[:, None] / (1 - self.decay)
+        start = np.broadcast_to(self.decay * self.sums, (1, x.shape[1]))
+        sums = lfilter([1.0], [1.0, -self.decay], x, axis=0, zi=start)[0]
+        deviation = x - sums / weight
+        squares = lfilter([1.0], [1.0, -self.decay], (deviation ** 2).mean(1), zi=self.decay * self.squares)[0]
+        self.peak, self.sums, self.squares, self.rows = peaks[-1], sums[-1], squares[-1:], self.rows + len(x)
+        scale = np.sqrt(np.maximum(squares / weight[:, 0], 1e-6))
+        return torch.as_tensor((deviation / scale[:, None]).T, dtype=torch.float32)
+
+
 PHONE_FLOOR = -15.0  # natural-log phone posteriors below this are raised to it
 
 
@@ -37,10 +72,11 @@ def phone_features(log_posteriors: np.ndarray, rows: int) -> torch.Tensor:
     return torch.as_tensor(edge_padded(x.T, 0, rows))
 
 
-def sound_input(mel: np.ndarray, phone_posteriors: np.ndarray | None = None) -> torch.Tensor:
-    """(80 (+ 42), T_mel) rows a model reads: the normalised mel (:func:`mel_features`), over the phone features
-    (:func:`phone_features`) when ``phone_posteriors`` are given."""
-    x = mel_features(mel)
+def sound_input(mel: np.ndarray, phone_posteriors: np.ndarray | None = None, causal: bool = False) -> torch.Tensor:
+    """(80 (+ 42), T_mel) rows a model reads: the normalised mel (:func:`mel_features`, or :class:`CausalMelNorm`
+    from the start when ``causal``), over the phone features (:func:`phone_features`) when ``phone_posteriors`` are
+    given."""
+    x = CausalMelNorm()(mel) if causal else mel_features(mel)
     return x if phone_posteriors is None else torch.cat([x, phone_features(phone_posteriors, x.shape[1])])
 
 
@@ -83,14 +119,39 @@ def prosody(features: AudioFeatures) -> np.ndarray:
     return np.stack([activity, octaves, voiced, np.gradient(activity)], 1).astype(np.float32)
 
 
-class ConvBlock(nn.Module):
-    """Residual dilated 1D convolution: norm, conv, GELU, conv."""
+class PaddedConv1d(nn.Conv1d):
+    """:class:`~torch.nn.Conv1d` zero-padded by ``pad`` = (left, right) columns (right 0: causal)."""
 
-    def __init__(self, channels: int, kernel: int, dilation: int, dropout: float = 0.0) -> None:
+    def __init__(self, *args, pad: tuple[int, int], **kwargs) -> None:  # noqa: ANN002, ANN003 - Conv1d's
+        super().__init__(*args, **kwargs)
+        self.pad = pad
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(F.pad(x, self.pad))
+
+
+class StepNorm(nn.LayerNorm):
+    """Layer norm of (B, C, T) over the channels of each time step alone (no pooling over time: streamable)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.transpose(1, 2)).transpose(1, 2)
+
+
+class ConvBlock(nn.Module):
+    """Residual dilated 1D convolution: norm, conv, GELU, conv.
+
+    ``lookahead`` None: centred, normalised over the whole input (GroupNorm); else the convolution reads that many
+    columns ahead and the rest behind, normalised per time step (:class:`StepNorm`)."""
+
+    def __init__(self, channels: int, kernel: int, dilation: int, dropout: float = 0.0,
+                 lookahead: int | None = None) -> None:
         super().__init__()
-        pad = dilation * (kernel - 1) // 2
-        self.net = nn.Sequential(nn.GroupNorm(1, channels), nn.Conv1d(channels, channels, kernel, padding=pad,
-                                 dilation=dilation), nn.GELU(), nn.Dropout(dropout), nn.Conv1d(channels, channels, 1))
+        span = dilation * (kernel - 1)
+        pad = (span // 2, span // 2) if lookahead is None else (span - lookahead, lookahead)
+        norm = nn.GroupNorm(1, channels) if lookahead is None else StepNorm(channels)
+        self.net = nn.Sequential(norm, PaddedConv1d(channels, channels, kernel, dilation=dilation, pad=pad),
+                                 nn.GELU(), nn.Dropout(dropout),
+                                 nn.Conv1d(channels, channels, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.net(x)

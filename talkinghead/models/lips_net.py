@@ -7,6 +7,11 @@ synthetic voices the network learns from and real ones), its features at 50 Hz. 
 reach +-0.46 s of sound (the blocks' normalisation pools the whole utterance): no transcript, no phone decoding, no
 language model. The shipped weights (``assets/lips.pt``) were trained on the synthetic corpus
 (:mod:`talkinghead.data.synth`: espeak-ng and Festival's voices of real speakers), by ``scripts/train_models.sh``.
+
+With ``lookahead_ms`` set the same network streams (:mod:`talkinghead.motion.streaming_lips`): its convolutions
+read at most that much sound ahead of an output and the rest behind, its blocks normalise each time step alone, and
+its input is normalised from the past (:class:`~talkinghead.models.layers.CausalMelNorm`); it sees no phone
+posteriors (their front end removes the utterance's mean). Shipped: ``assets/lips_causal.pt``.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from torch import nn
 from talkinghead.audio.features import AudioFeatures
 from talkinghead.audio.phone_posteriors import PHONES
 from talkinghead.config import option
-from talkinghead.models.layers import ConvBlock, at_frames, edge_padded, sound_input
+from talkinghead.errors import InputError
+from talkinghead.models.layers import ConvBlock, PaddedConv1d, at_frames, edge_padded, sound_input
 
 
 @dataclass
@@ -35,12 +41,45 @@ class LipsNetConfig:
     dropout: float = option(0.1, "dropout inside the blocks")
     phones: bool = option(False, "also see the acoustic model's 42 phone posteriors per 10 ms (checkpoints without "
                                  "this setting predate them)")
+    lookahead_ms: int | None = option(None, "streamable: read at most this much sound ahead of each output, the rest "
+                                      "behind, normalised from the past (default: centred, whole utterance)",
+                                      range=(0, 1000))
+
+    @property
+    def causal(self) -> bool:
+        return self.lookahead_ms is not None
+
+    @property
+    def spans(self) -> list[int]:
+        """Columns (50 Hz) each block's convolution spans."""
+        return [int(d) * (self.kernel - 1) for d in self.dilations.split(",")]
+
+    @property
+    def aheads(self) -> tuple[int, list[int]]:
+        """Mel rows the stem reads ahead of its output and columns each block does: half their span, or (causal)
+        ``lookahead_ms`` given to the first convolutions until it is spent."""
+        if not self.causal:
+            return STEM // 2, [span // 2 for span in self.spans]
+        rows = round(self.lookahead_ms / 1000 / ROW_S)
+        stem = min(STEM - 1, rows)
+        left, blocks = (rows - stem) // 2, []
+        for span in self.spans:
+            blocks.append(min(span, left))
+            left -= blocks[-1]
+        return stem, blocks
+
+    @property
+    def lookahead_rows(self) -> int:
+        """Mel rows (100 Hz) ahead of an output column that its convolutions reach."""
+        stem, blocks = self.aheads
+        return stem + 2 * sum(blocks)
 
     @property
     def reach_rows(self) -> int:
-        """Mel rows (100 Hz) on either side of an output column that its convolutions reach: the stem's 2, then 2 per
-        column a block reaches (its GroupNorm pools the whole input besides)."""
-        return 2 + 2 * sum(int(d) * (self.kernel - 1) // 2 for d in self.dilations.split(","))
+        """Mel rows (100 Hz) on either side of an output column that its convolutions reach (behind, when causal);
+        centred, the blocks' GroupNorm pools the whole input besides."""
+        stem, blocks = self.aheads
+        return max(STEM - 1 - stem + 2 * sum(span - b for span, b in zip(self.spans, blocks)), self.lookahead_rows)
 
 
 def dct_matrix(n: int) -> torch.Tensor:
@@ -52,6 +91,8 @@ def dct_matrix(n: int) -> torch.Tensor:
 
 
 HOP_S = 0.02  # seconds between the network's output columns
+ROW_S = 0.01  # seconds between the input's rows
+STEM = 5  # kernel of the stem, which halves the rate
 MEL_BANDS = 80  # the mel rows of the input; the phone features, when used, follow them
 
 
@@ -66,11 +107,16 @@ class LipsNet(nn.Module):
     def __init__(self, config: LipsNetConfig | None = None) -> None:
         super().__init__()
         self.config = c = config or LipsNetConfig()
+        if c.causal and c.phones:
+            raise InputError(None, "--lookahead-ms needs --no-phones (the phone posteriors remove the whole "
+                                   "utterance's mean)")
         if c.cepstra:
             self.register_buffer("dct", dct_matrix(MEL_BANDS)[:c.cepstra], persistent=False)
-        self.stem = nn.Conv1d((c.cepstra or MEL_BANDS) + len(PHONES) * c.phones, c.channels, 5, stride=2, padding=2)
-        self.blocks = nn.Sequential(*(ConvBlock(c.channels, c.kernel, int(d), c.dropout)
-                                      for d in c.dilations.split(",")))
+        stem, blocks = c.aheads
+        self.stem = PaddedConv1d((c.cepstra or MEL_BANDS) + len(PHONES) * c.phones, c.channels, STEM, stride=2,
+                                 pad=(STEM - 1 - stem, stem))
+        self.blocks = nn.Sequential(*(ConvBlock(c.channels, c.kernel, int(d), c.dropout, b if c.causal else None)
+                                      for d, b in zip(c.dilations.split(","), blocks)))
         self.head = nn.Conv1d(c.channels, len(self.channels), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -87,5 +133,6 @@ class LipsNet(nn.Module):
     def lips(self, features: AudioFeatures) -> torch.Tensor:
         """(6, n_frames) lip channels for every video frame of ``features``."""
         with torch.no_grad():
-            x = sound_input(features.mel, features.phone_posteriors if self.config.phones else None)
+            x = sound_input(features.mel, features.phone_posteriors if self.config.phones else None,
+                            self.config.causal)
             return at_frames(self.whole(x[None]), features.n_frames, features.fps, HOP_S)[0]

@@ -34,7 +34,7 @@ class HeadMotion(Checked):
 
 @dataclass
 class LipsWeights(Checked):
-    lips_weights: str | None = option(None, "checkpoint for --lips learned (default: the shipped one)",
+    lips_weights: str | None = option(None, "checkpoint for --lips learned or causal (default: the shipped one)",
                                       metavar="FILE")
 
 

@@ -70,7 +70,7 @@ def create(kind: str, name: str, config: Any = None) -> Generator:
 # kind -> built-in generator name -> the module that registers it
 _BUILTIN: dict[str, dict[str, str]] = {
     "lips": {"phonetic": "talkinghead.motion.phonetic_lips", "learned": "talkinghead.motion.learned_lips",
-             "blend": "talkinghead.motion.blended_lips"},
+             "blend": "talkinghead.motion.blended_lips", "causal": "talkinghead.motion.streaming_lips"},
     "expression": {"natural": "talkinghead.motion.expression", "learned": "talkinghead.motion.learned_expression"},
     "pose": {"prosody": "talkinghead.motion.head", "diffusion": "talkinghead.motion.pose_diffusion",
              "vae": "talkinghead.motion.pose_vae"},

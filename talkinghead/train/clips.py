@@ -42,9 +42,9 @@ class Clip:
 
 
 def load_clip(folder: Path, channels: tuple[str, ...], with_prosody: bool, with_phones: bool = False,
-              av_offset: bool = True) -> Clip | None:
+              av_offset: bool = True, causal: bool = False) -> Clip | None:
     """The clip in ``folder`` aligned to its sound (its measured ``av_offset`` removed, unless ``av_offset`` is
-    False), or None when it lacks a channel. Lip channels tracked from real video are in a typical speaker's units
+    False), or None when it lacks a channel; its mel normalised from the past when ``causal``. Lip channels tracked from real video are in a typical speaker's units
     (:func:`~talkinghead.motion.tracked.in_face_units`), so that speakers and clips can be pooled."""
     meta = json.loads((folder / "meta.json").read_text())
     motion = Motion.load(folder / "motion.json")
@@ -58,7 +58,7 @@ def load_clip(folder: Path, channels: tuple[str, ...], with_prosody: bool, with_
     if with_phones:
         phones = folder / "phones.npy"
         posteriors = np.load(phones) if phones.exists() else phone_log_posteriors(load_audio(folder / "audio.wav"))
-    mel = sound_input(np.load(folder / "mel.npy"), posteriors).numpy()
+    mel = sound_input(np.load(folder / "mel.npy"), posteriors, causal).numpy()
     n = min(target.shape[1], mel.shape[1] // ROWS)
     if with_prosody:
         pro = prosody(AudioFeatures(load_audio(folder / "audio.wav"), 25.0)).T
@@ -80,10 +80,11 @@ class MotionWindows(Dataset):
     or of several (``DIR,DIR*N``: see :func:`_folders`)."""
 
     def __init__(self, data_dir: str | Path, channels: tuple[str, ...], frames: int, context: int = 0,
-                 with_prosody: bool = False, seed: int = 0, with_phones: bool = False, av_offset: bool = True) -> None:
+                 with_prosody: bool = False, seed: int = 0, with_phones: bool = False, av_offset: bool = True,
+                 causal: bool = False) -> None:
         self.channels, self.frames, self.context, self.seed, self.epoch = channels, frames, context, seed, 0
         folders = [folder for spec in str(data_dir).split(",") for folder in _folders(spec)]
-        loaded = (load_clip(f, channels, with_prosody, with_phones, av_offset) for f in folders)
+        loaded = (load_clip(f, channels, with_prosody, with_phones, av_offset, causal) for f in folders)
         self.clips = [c for c in loaded if c is not None and c.target.shape[1] >= frames]
         if not self.clips:
             raise InputError(data_dir, f"no clip of {frames}+ frames with motion channels {', '.join(channels)}")

@@ -85,7 +85,7 @@ def train_lips(data_dir: str | Path, output: str | Path, config: LipsTrainConfig
     torch.manual_seed(config.seed)
     context = -(-config.reach_rows // ROWS)  # frames of sound on each side of a window: its edge frames see it all
     data = MotionWindows(data_dir, LIP_CHANNELS, config.frames, context, seed=config.seed, with_phones=config.phones,
-                        av_offset=config.av_offset)
+                        av_offset=config.av_offset, causal=config.causal)
     syncer = None
     if config.syncer:
         from talkinghead.models.syncer import SyncerLoss
