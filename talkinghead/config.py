@@ -61,19 +61,22 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
 
 def build(cls: type[T], path: str | Path | None, args: argparse.Namespace | dict[str, Any]) -> T:
     """An instance of ``cls`` from defaults, then the YAML/JSON file at ``path``, then explicit options."""
-    values: dict[str, Any] = {}
-    if path:
-        values.update(read_file(path))
+    values = coerced(cls, read_file(path), path) if path else {}
+    names = {f.name for f in dataclasses.fields(cls)}
+    given = vars(args) if isinstance(args, argparse.Namespace) else args
+    values.update({k: v for k, v in given.items() if k in names and v is not None})
+    return cls(**values)
+
+
+def coerced(cls: type, values: dict[str, Any], path: str | Path | None = None) -> dict[str, Any]:
+    """``values`` read from a file (or sent by a client) as the types of ``cls``'s fields; InputError naming ``path``
+    for an unknown name or a value of the wrong type."""
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(values) - names
     if unknown:
         raise InputError(path, f"unknown option(s) {', '.join(sorted(unknown))}")
     hints = typing.get_type_hints(cls)
-    for name, value in values.items():
-        values[name] = _coerce(value, hints[name], name, path)
-    given = vars(args) if isinstance(args, argparse.Namespace) else args
-    values.update({k: v for k, v in given.items() if k in names and v is not None})
-    return cls(**values)
+    return {name: _coerce(value, hints[name], name, path) for name, value in values.items()}
 
 
 def _coerce(value: Any, kind: Any, name: str, path: str | Path | None) -> Any:

@@ -5,8 +5,10 @@
 - ``GET /api/jobs``, ``GET /api/jobs/{id}``: records with state, stage, progress, ETA and the CLI's JSON summary.
 - ``GET /api/jobs/{id}/result`` and ``/files/{name}``: the result files; ``POST /api/jobs/{id}/cancel``;
   ``DELETE /api/jobs/{id}``; ``GET /api/avatars``: finished fit jobs; ``GET /api/health``.
+- Live streaming: ``/api/stream`` (WebSocket, :mod:`~talkinghead.serve.live_ws`), ``POST /api/stream/offer``
+  (WebRTC, :mod:`~talkinghead.serve.live_rtc`) and its demo page ``/live``.
 
-With a token, every ``/api`` route but health wants ``Authorization: Bearer TOKEN``.
+With a token, every ``/api`` route but health wants ``Authorization: Bearer TOKEN`` (the WebSocket: ``?token=``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from starlette.datastructures import UploadFile
 
 from talkinghead.errors import InputError
 from talkinghead.serve.jobs import Job
+from talkinghead.serve.live import LiveSessions
+from talkinghead.serve.live_page import add_page
+from talkinghead.serve.live_rtc import add_webrtc
+from talkinghead.serve.live_ws import add_websocket
 from talkinghead.serve.service import Refused, Service, Upload
 
 MAX_FILES = 64
@@ -30,6 +36,7 @@ MAX_FILES = 64
 
 def create_app(service: Service) -> FastAPI:
     """The API over ``service``, which it starts and stops with the app."""
+    live = LiveSessions(service)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -37,16 +44,19 @@ def create_app(service: Service) -> FastAPI:
         try:
             yield
         finally:
+            await live.close_all()
             service.stop()
 
     app = FastAPI(title="talkinghead", summary="Audio-driven talking-face video: jobs over HTTP.", lifespan=lifespan)
     token = service.config.token
 
+    def opens(given: str | None) -> bool:
+        """Whether a client's token opens the API."""
+        return token is None or given is not None and hmac.compare_digest(given.encode(), token.encode())
+
     def authorized(request: Request) -> None:
-        if token is None:
-            return
         given = request.headers.get("authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        if not opens(given.removeprefix("Bearer ") if given.startswith("Bearer ") else None):
             raise HTTPException(401, "missing or wrong token (send 'Authorization: Bearer TOKEN')")
 
     def found(job_id: str) -> Job:
@@ -65,7 +75,7 @@ def create_app(service: Service) -> FastAPI:
     def health() -> dict:
         """Whether the server is up, and its queue."""
         return {"ok": True, "queued": service.store.count(("queued",)), "running": service.store.count(("running",)),
-                "workers": service.config.worker_count}
+                "workers": service.config.worker_count, "streams": len(live.open)}
 
     @app.post("/api/jobs/{kind}", status_code=201, dependencies=guarded)
     async def submit(kind: str, request: Request) -> dict:
@@ -146,6 +156,10 @@ def create_app(service: Service) -> FastAPI:
     def avatars() -> list[dict]:
         """Avatars made by finished fit jobs: use one's ``id`` as ``avatar`` in animate and dub."""
         return [job.record() for job in service.store.jobs("done", "fit")]
+
+    add_websocket(app, live, opens)
+    add_webrtc(app, live, guarded)
+    add_page(app)
 
     if service.config.cors:
         from fastapi.middleware.cors import CORSMiddleware

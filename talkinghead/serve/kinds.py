@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from talkinghead import config as cfg
 from talkinghead.errors import InputError
 
@@ -91,14 +93,7 @@ class Kind:
     def options(self, given: dict, avatar: Path | None) -> dict:
         """The client's options checked (names, types and ranges, as the CLI checks them), with the server's own
         path of the avatar; InputError for anything wrong."""
-        cls = self.config()
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        options = {str(k).replace("-", "_"): v for k, v in given.items()}
-        for name in options:
-            if name not in fields:
-                raise InputError(None, f"unknown option {name!r} for {self.name}")
-            if name in self.refused or fields[name].metadata.get("metavar") == "FILE":
-                raise InputError(None, f"option {name!r} cannot be set through the server")
+        options = client_options(self.config(), given, self.name, self.refused)
         if avatar is not None:
             options["avatar"] = str(avatar)
         return options
@@ -119,6 +114,19 @@ class Kind:
                     raise InputError(names.get(path, path.name), exc.problem) from None
 
 
+def client_options(cls: type, given: dict, what: str, refused: tuple[str, ...] = ()) -> dict:
+    """A client's options for ``what`` by field name of ``cls``; InputError for a name ``cls`` lacks, one in
+    ``refused`` or a file (the server sets those itself)."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    options = {str(k).replace("-", "_"): v for k, v in given.items()}
+    for name in options:
+        if name not in fields:
+            raise InputError(None, f"unknown option {name!r} for {what}")
+        if name in refused or fields[name].metadata.get("metavar") == "FILE":
+            raise InputError(None, f"option {name!r} cannot be set through the server")
+    return options
+
+
 @dataclass(frozen=True)
 class MediaLimits:
     """How large and long the server's inputs may be."""
@@ -128,8 +136,8 @@ class MediaLimits:
     video_s: float
 
 
-def _check_image(path: Path, config: object, limits: MediaLimits) -> None:
-    from talkinghead.face.portrait import portrait_of
+def limited_image(path: Path, limits: MediaLimits) -> np.ndarray:
+    """The RGB image at ``path``; InputError when it is unreadable or larger than the server takes."""
     from talkinghead.io.image import load_image
 
     image = load_image(path)
@@ -137,6 +145,13 @@ def _check_image(path: Path, config: object, limits: MediaLimits) -> None:
     if width * height > limits.image_mp * 1e6:
         raise InputError(path, f"image too large ({width}x{height}); this server takes at most {limits.image_mp:g} "
                          "megapixels")
+    return image
+
+
+def _check_image(path: Path, config: object, limits: MediaLimits) -> None:
+    from talkinghead.face.portrait import portrait_of
+
+    image = limited_image(path, limits)
     portrait_of(image, getattr(config, "size", 512), getattr(config, "face_index", 0),
                 getattr(config, "full_frame", False), path)
 

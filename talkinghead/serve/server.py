@@ -9,8 +9,8 @@ import os
 from fastapi import FastAPI
 
 from talkinghead.serve.api import create_app
-from talkinghead.serve.service import ServeConfig, Service
-from talkinghead.serve.webapp import EXAMPLES, WebApp
+from talkinghead.serve.service import EXAMPLES, ServeConfig, Service
+from talkinghead.serve.webapp import WebApp
 
 
 def create_server(config: ServeConfig) -> FastAPI:
@@ -30,6 +30,6 @@ def serve(config: ServeConfig) -> dict:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import uvicorn
 
-    print(f"talkinghead serve: http://{config.host}:{config.port}/ (API docs at /docs)", flush=True)
+    print(f"talkinghead serve: http://{config.host}:{config.port}/ (API docs at /docs, live demo at /live)", flush=True)
     uvicorn.run(create_server(config), host=config.host, port=config.port, log_level="warning")
     return {"output": config.root, "stopped": True}

@@ -20,6 +20,7 @@ from talkinghead.serve.kinds import KINDS, SUFFIXES, MediaLimits, write_options
 from talkinghead.serve.runner import Runner
 
 CHUNK = 1 << 20
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"  # the example portrait and speech of a source checkout
 
 
 @dataclass
@@ -40,6 +41,8 @@ class ServeConfig(Checked):
     queue_size: int = option(100, "queued jobs at most (429 beyond)", range=(1, 1e6))
     keep_hours: float = option(24.0, "finished jobs and their files are deleted after this many hours",
                                range=(0.001, 1e6))
+    max_streams: int = option(2, "live streams (WebSocket or WebRTC) drawn at once; more are refused",
+                              range=(0, 1024))
     cors: str | None = option(None, "origins allowed to call the API from other web pages, comma-separated "
                               "(default: none)")
 
