@@ -90,6 +90,20 @@ def test_animate_with_an_avatar_talks_with_its_still(fitted, tmp_path):
     assert_plays(out, SPEECH)
 
 
+def test_stream_with_an_avatar_draws_its_mouth_live(fitted, tmp_path):
+    from live_media import mouth_openings
+
+    from talkinghead.io.video import read_frames
+
+    out = tmp_path / "live.mp4"
+    run = run_cli("stream", "--avatar", fitted[0], "--audio", SPEECH, "--record", out, "--size", "256", "--json")
+    assert run.code == 0, run.stderr
+    assert run.summary["renderer"] == "hrdecoder" and run.summary["dropped"] == 0
+    assert_plays(out, SPEECH)
+    opening = mouth_openings(list(read_frames(out))[::3])
+    assert np.nanmax(opening) > 0.1 and np.nanmin(opening) < 0.05  # it opens on the words and shuts between them
+
+
 def test_a_stopped_fit_resumes(tmp_path):
     out = tmp_path / "me.avatar"
     config = FitConfig(minutes=0.15, holdout=0.2)
