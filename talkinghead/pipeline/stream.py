@@ -94,11 +94,14 @@ def stream_portrait(image: str | None, config: StreamConfig) -> Portrait:
 
 
 class Stream:
-    """Chunks of speech in, frames out: ``push`` returns the frames each chunk completes, ``close`` the rest."""
+    """Chunks of speech in, frames out: ``push`` returns the frames each chunk completes, ``close`` the rest.
+
+    Making one sets torch to one thread in this process: the lips run in small steps, where a thread pool costs more
+    than it gains, and concurrent streams share the cores."""
 
     def __init__(self, portrait: Portrait, config: StreamConfig | None = None) -> None:
         self.config = c = config or StreamConfig()
-        torch.set_num_threads(1)  # small steps: a thread pool costs more than it gains, and streams share the cores
+        torch.set_num_threads(1)
         self.portrait = portrait
         self.draw = renderers.create(c.renderer_name, Portrait, avatar=c.avatar).live_drawer(portrait)
         self.lips = StreamingLips(fps=c.fps)

@@ -189,15 +189,10 @@ class LiveSessions:
 
     def _stream(self, start: Start) -> Stream:
         """The stream of ``start``'s portrait with its options (on the session's worker; imports torch)."""
-        import torch
-
         from talkinghead.face.portrait import portrait_of
         from talkinghead.pipeline.options import StreamConfig
         from talkinghead.pipeline.stream import Stream, stream_portrait
 
-        # one worker thread per stream: torch's own pool of threads per call only contends with the others (a
-        # stream's lips took 50x longer with it on two busy cores)
-        torch.set_num_threads(1)
         avatar = str(self.service.avatar_path(start.avatar)) if start.avatar else None
         options = client_options(StreamConfig, start.options, "streaming")
         config = StreamConfig(**coerced(StreamConfig, {**options, "avatar": avatar}))
