@@ -95,5 +95,7 @@ class StreamConfig(LiveMotionConfig, FaceChoice, VideoOutput):
     full_frame: bool = option(False, "keep the whole picture instead of a face-centred square crop")
     deadline_ms: float = option(250.0, "a frame drawn later than this after its sound arrived counts as late",
                                 range=(1, 10000))
+    render_threads: int = option(2, "frames drawn at once (the avatar's decoder needs two cores for 25 fps)",
+                                 range=(1, 16))
     drop_after_ms: float = option(1000.0, "a frame whose sound arrived longer ago than this is skipped (the last "
                                   "frame is repeated) so that the stream catches up", range=(1, 60000))

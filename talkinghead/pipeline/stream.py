@@ -16,6 +16,7 @@ import queue
 import threading
 import time
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Protocol, Sequence
@@ -109,6 +110,9 @@ class Stream:
         self.face = LiveMotion(LiveMotionConfig(seed=c.seed, blink_rate=c.blink_rate, expression=c.expression,
                                                 head_motion=c.head_motion), c.fps)
         self.stats = StreamStats()
+        self._pool = ThreadPoolExecutor(c.render_threads, thread_name_prefix="talkinghead-draw")
+        self._drawing: deque[tuple[float, bool, Future]] = deque()  # frames being drawn, in order: heard, dropped
+        self._stopped = False
         self._faces: deque[dict[str, float]] = deque()  # live-face channels of frames whose lips are not decided yet
         self._arrivals: deque[tuple[int, float]] = deque()  # (first sample index, arrival time) of pushed chunks
         self._resamplers: dict[int, av.AudioResampler] = {}
@@ -129,11 +133,22 @@ class Stream:
         self._arrivals.append((self._received, arrived))
         self._received += len(samples)
         self._faces.extend(self.face.step(s) for s in self.sound.push(samples))
-        return self._draw(self.lips.push(samples))
+        self._draw(self.lips.push(samples))
+        return self._finished(len(self._drawing) - self.config.render_threads)
 
     def close(self) -> list[StreamFrame]:
-        """End of speech: the frames still waiting for look-ahead, drawn over the sound's end."""
-        return self._draw(self.lips.flush())
+        """End of speech: the frames still waiting for look-ahead, drawn over the sound's end; the drawing threads
+        end."""
+        self._draw(self.lips.flush())
+        frames = self._finished(len(self._drawing))
+        self._pool.shutdown()
+        return frames
+
+    def stop(self) -> None:
+        """Stop drawing (the listener left): frames being drawn are abandoned, the drawing threads end, and later
+        frames repeat the last one drawn. Safe from any thread."""
+        self._stopped = True
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _resampled(self, samples: np.ndarray, rate: int) -> np.ndarray:
         """``samples`` at 16 kHz, through one resampler per input rate that carries its filter state across chunks."""
@@ -152,19 +167,35 @@ class Stream:
             self._arrivals.popleft()
         return self._arrivals[0][1]
 
-    def _draw(self, lips: np.ndarray) -> list[StreamFrame]:
-        """Draw a frame for each row of lip channels, with the live face of the same frame."""
-        out = []
+    def _draw(self, lips: np.ndarray) -> None:
+        """Start drawing a frame for each row of lip channels, with the live face of the same frame; a frame whose
+        sound came more than ``drop_after_ms`` ago is not drawn (the one before it is shown again)."""
         for row in lips:
             face = self._faces.popleft() if self._faces else self.face.step(QUIET)  # the sound's last partial frame
-            values = {**face, **dict(zip(self.lips.channels, map(float, row)))}
-            heard = self._heard_at(self._index)
-            behind = time.monotonic() - heard > self.config.drop_after_ms / 1000 and self._last is not None
-            image = self._last if behind else self.draw(values)
-            frame = StreamFrame(self._index, self._index / self.config.fps, image, heard, time.monotonic(), behind)
+            drawing = self.draw({**face, **dict(zip(self.lips.channels, map(float, row)))})
+            index = self._index + len(self._drawing)
+            heard = self._heard_at(index)
+            behind = time.monotonic() - heard > self.config.drop_after_ms / 1000 and index > 0
+            self._drawing.append((heard, behind, None if behind else self._submit(drawing)))
+
+    def _submit(self, drawing: Callable[[], np.ndarray]) -> Future | None:
+        """The drawing started on a drawing thread; None once the stream was stopped (even from another thread)."""
+        try:
+            return None if self._stopped else self._pool.submit(drawing)
+        except RuntimeError:  # stopped meanwhile: the pool takes no more work
+            return None
+
+    def _finished(self, wait_for: int) -> list[StreamFrame]:
+        """The frames drawn by now in order, after waiting for the first ``wait_for`` of those being drawn."""
+        out = []
+        while self._drawing and (wait_for > 0 or self._drawing[0][2] is None or self._drawing[0][2].done()):
+            heard, dropped, drawing = self._drawing.popleft()
+            image = self._last if drawing is None or drawing.cancelled() else drawing.result()
+            frame = StreamFrame(self._index, self._index / self.config.fps, image, heard, time.monotonic(), dropped)
             self.stats.add(frame, self.config.deadline_ms)
             self._last = image
             self._index += 1
+            wait_for -= 1
             out.append(frame)
         return out
 

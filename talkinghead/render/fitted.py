@@ -12,6 +12,7 @@ avatar's :class:`~talkinghead.render.rig.LipModel`), and any performance is play
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 from pathlib import Path
 from typing import ClassVar, Iterator, Mapping
 
@@ -29,7 +30,7 @@ from talkinghead.render.registry import Source, register
 from talkinghead.render.rig import RigConfig
 from talkinghead.render.stats import RenderStats
 from talkinghead.render.topology import with_mouth_center
-from talkinghead.render.warp import FrameDrawer, MouthDrawer, WarpConfig, WarpRenderer
+from talkinghead.render.warp import LiveDrawer, MouthDrawer, WarpConfig, WarpRenderer
 
 
 def in_own_range(motion: Motion, floor: float = 0.3) -> Motion:
@@ -136,11 +137,12 @@ class FittedRenderer(WarpRenderer):
             return FittedCompositor(dataclasses.replace(source, config=config), decoder).render(motion, stats)
         return self.animate(source, motion, self.decoded_mouth(source, decoder))
 
-    def live_drawer(self, portrait: Portrait) -> FrameDrawer:
-        """Draws frames as their motion comes, the lips played over the person's range as they are heard."""
+    def live_drawer(self, portrait: Portrait) -> LiveDrawer:
+        """Each frame's values in order -> its drawing, the lips played over the person's range as they are heard
+        (in order), drawn by the decoder (on any thread)."""
         draw = self.drawer(portrait, self.decoded_mouth(portrait, MouthDecoder.of(self.avatar)))
         scale = RunningRange()
-        return lambda values: draw(scale(values))
+        return lambda values: partial(draw, scale(values))
 
     @staticmethod
     def decoded_mouth(portrait: Portrait, decoder: MouthDecoder) -> MouthDrawer:

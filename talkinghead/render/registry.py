@@ -37,8 +37,9 @@ class Renderer(Protocol):
 
     def render(self, source: Source, motion: Motion, stats: RenderStats | None = None) -> Iterator[np.ndarray]: ...
 
-    def live_drawer(self, portrait: Portrait) -> Callable[[Mapping[str, float]], np.ndarray]:
-        """Draws the portrait at one frame's channel values, for frames whose motion arrives one by one (streaming)."""
+    def live_drawer(self, portrait: Portrait) -> Callable[[Mapping[str, float]], Callable[[], np.ndarray]]:
+        """For frames whose motion arrives one by one (streaming): each frame's channel values, given in order ->
+        the drawing of the portrait at them, a call that may run on another thread, several at once."""
 
 
 _REGISTRY: dict[str, type] = {}

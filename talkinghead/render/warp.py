@@ -6,6 +6,7 @@ the lower face of each shot's reference frame, moved the same way."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable, ClassVar, Iterator, Mapping
 
 import numpy as np
@@ -22,6 +23,8 @@ from talkinghead.render.topology import background_ring, face_triangles, follow_
 
 MouthDrawer = Callable[[np.ndarray, np.ndarray], None]  # (frame, its 479 landmarks) -> draws the mouth in place
 FrameDrawer = Callable[[Mapping[str, float]], np.ndarray]  # one frame's channel values -> the frame
+# one frame's channel values, given in frame order -> its drawing, to run on any thread
+LiveDrawer = Callable[[Mapping[str, float]], Callable[[], np.ndarray]]
 
 
 @dataclass
@@ -75,6 +78,8 @@ class WarpRenderer:
 
         return draw
 
-    def live_drawer(self, portrait: Portrait) -> FrameDrawer:
-        """The drawer a live stream uses (:meth:`drawer` with the painted mouth)."""
-        return self.drawer(portrait)
+    def live_drawer(self, portrait: Portrait) -> LiveDrawer:
+        """What a live stream draws with: each frame's values in order -> its drawing by :meth:`drawer` (painted
+        mouth), which may run on several threads at once."""
+        draw = self.drawer(portrait)
+        return lambda values: partial(draw, dict(values))

@@ -137,6 +137,7 @@ class LiveSession(Generic[T]):
         if not self.closed:
             self.closed = True
             self._worker.shutdown(wait=False, cancel_futures=True)
+            self.stream.stop()
             self._release(self)
 
     def _run(self, call: Callable, *args: object) -> asyncio.Future:
