@@ -16,6 +16,9 @@ import contextlib
 import io
 import json
 import os
+import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -153,6 +156,30 @@ def assert_fails_cleanly(run: CliRun, culprit: Path, out: Path) -> str:
     assert "Traceback" not in run.stderr
     assert not out.exists() or sorted(out.iterdir()) == [], f"left behind: {sorted(out.iterdir())}"
     return lines[0]
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now, for a server under test."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def assert_sigterm_leaves_nothing(argv: list[str], out: Path, settle_s: float = 0.0) -> None:
+    """``talkinghead *argv`` stopped with SIGTERM once its temporary output appears in ``out`` (and ``settle_s``
+    later): exit 143, one line, no output and no hidden temporary file."""
+    proc = subprocess.Popen([sys.executable, "-m", "talkinghead", *argv], stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    deadline = time.monotonic() + 120
+    while not any(out.iterdir()) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)  # the temporary file appears when writing starts
+    time.sleep(settle_s)
+    assert proc.poll() is None, "finished before it could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143
+    assert err.strip().splitlines() == ["talkinghead: terminated"]
+    assert list(out.iterdir()) == []
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int = 16000) -> Path:

@@ -3,18 +3,13 @@ behind. All on the shipped example portrait and speech."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import pytest
-from conftest import CLIP, assert_fails_cleanly, run_cli
+from conftest import CLIP, assert_fails_cleanly, assert_sigterm_leaves_nothing, run_cli
 
 from talkinghead.audio.decode import load_audio
 from talkinghead.audio.features import AudioFeatures
@@ -134,16 +129,5 @@ def test_sigterm_during_animate_leaves_no_file(tmp_path):
     """A job runner stops work with SIGTERM: exit 143, one line, no output and no hidden temporary file."""
     out = tmp_path / "out"
     out.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "talkinghead", "animate", "--image", str(PORTRAIT), "--audio",
-                             str(SPEECH), "-o", str(out / "o.mp4"), "--size", "1024", "--quiet"],
-                            stderr=subprocess.PIPE, text=True, env=env)
-    deadline = time.monotonic() + 120
-    while not any(out.iterdir()) and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)  # the temporary file appears when writing starts
-    assert proc.poll() is None, "finished before it could be stopped"
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143
-    assert err.strip().splitlines() == ["talkinghead: terminated"]
-    assert list(out.iterdir()) == []
+    assert_sigterm_leaves_nothing(["animate", "--image", str(PORTRAIT), "--audio", str(SPEECH), "-o",
+                                   str(out / "o.mp4"), "--size", "1024", "--quiet"], out)

@@ -5,7 +5,6 @@ file shows the one-line error in the page."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 import cv2
 import numpy as np
-from conftest import PORTRAIT, SPEECH, audio_seconds
+from conftest import PORTRAIT, SPEECH, audio_seconds, free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -24,12 +23,6 @@ pytestmark = [pytest.mark.slow,
                                  reason="needs Debian's chromium and chromium-driver (scripts/setup.sh installs them "
                                         "where apt-get can)")]
 webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (the [serve] extra)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import time
 import cv2
 import numpy as np
 import pytest
-from conftest import PORTRAIT
+from conftest import PORTRAIT, free_port
 from live_media import LEAD_S, TAIL_S, decode_jpeg, loudness_db, mouth_openings, open_streams, speech_with_pauses
 
 pytest.importorskip("fastapi", reason="needs the [serve] extra")
@@ -30,12 +30,6 @@ RATE = 16000
 CHUNK_S = 0.02
 HEADER = struct.Struct("<IdfB")
 SIZE = 256
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -4,15 +4,12 @@ latency, late and dropped frames in ``talkinghead stream --json``."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
-from conftest import PORTRAIT, ROOT, SPEECH, assert_fails_cleanly, assert_plays, run_cli, write_wav
+from conftest import (PORTRAIT, SPEECH, assert_fails_cleanly, assert_plays, assert_sigterm_leaves_nothing, run_cli,
+                      write_wav)
 from live_media import LEAD_S, loudness_db, mouth_openings, speech_with_pauses
 
 RATE = 16000
@@ -136,16 +133,5 @@ def test_stream_command_refuses_bad_input_cleanly(tmp_path):
 def test_stream_stopped_with_sigterm_leaves_no_recording(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "talkinghead", "stream", "--image", str(PORTRAIT), "--audio",
-                             str(SPEECH), "--record", str(out / "live.mp4"), "--size", "256", "--quiet"],
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    deadline = time.monotonic() + 120
-    while not any(out.iterdir()) and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)  # the recording's temporary file appears when the stream starts
-    time.sleep(1.0)
-    assert proc.poll() is None, "finished before it could be stopped"
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143
-    assert err.strip().splitlines() == ["talkinghead: terminated"]
-    assert list(out.iterdir()) == []
+    assert_sigterm_leaves_nothing(["stream", "--image", str(PORTRAIT), "--audio", str(SPEECH), "--record",
+                                   str(out / "live.mp4"), "--size", "256", "--quiet"], out, settle_s=1.0)
