@@ -5,7 +5,8 @@ Usage: python bench/causal_lips.py [--lips learned causal] [--chunk-ms 40]
 1. Per clip, each generator's jaw_open from the clip's own sound against its tracked mouth opening
    (:mod:`lipsync_motion`): r as the lips come out, the best r within +-3 frames and its lag (+: the generated mouth
    is late); means over GRID's five speakers, the other short clips (HDTF-style) and the long single-speaker clips.
-   Every clip's speaker is held out: both networks learned from synthetic speech only.
+   Every clip's speaker is held out: both networks learned from synthetic speech, the causal one also from the
+   offline lips' reading of other speakers' recordings (audio-only files of ../shared/data, none of these clips).
 2. Cost of streaming: the causal lips on 60 s of speech pushed in chunks of --chunk-ms, one torch thread: ms of
    compute per second of sound, per chunk (mean and 99th percentile), and the look-ahead a frame waits for.
 """

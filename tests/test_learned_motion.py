@@ -168,6 +168,23 @@ def test_tiny_lips_overfit_their_clips_and_resume(corpus: Path, tiny_syncer: Pat
     assert len(log_column(checkpoint, "l1")) == 110
 
 
+def test_tiny_causal_lips_learn_the_offline_lips_on_untranscribed_speech(corpus: Path, tmp_path: Path) -> None:
+    """Distillation: a streaming student with live phone posteriors, taught by the shipped offline lips on a recording
+    that has no labels, follows what they make of it."""
+    from talkinghead.motion.streaming_lips import StreamingLips
+    from talkinghead.train.lips import LipsTrainConfig, train_lips
+
+    checkpoint = tmp_path / "causal.pt"
+    summary = train_lips(corpus, checkpoint, LipsTrainConfig(**TINY_LIPS, steps=120, lookahead_ms=90, teacher="lips",
+                                                             teacher_data=f"{EXAMPLE}*4"))
+    assert summary["taught"] == 4
+    features = AudioFeatures(load_audio(EXAMPLE), 25.0)
+    teacher = registry.create("lips", "learned").generate(features)["jaw_open"]
+    stream = StreamingLips(str(checkpoint))
+    student = np.concatenate([stream.push(features.audio.samples), stream.flush()])
+    assert pearson(student[:, stream.channels.index("jaw_open")], teacher) > 0.6
+
+
 def test_tiny_syncer_tells_matching_lips_from_shifted_ones(corpus: Path, tiny_syncer: Path) -> None:
     from talkinghead.motion.syncer import sync_score
     from talkinghead.models.syncer import Syncer
@@ -234,7 +251,7 @@ def test_bad_training_folders_and_checkpoints_fail_cleanly(tmp_path: Path) -> No
         load_model(LipsNet, tmp_path / "missing.pt")
 
 
-SHIPPED = ["lips", "syncer", "expression"]
+SHIPPED = ["lips", "lips_causal", "syncer", "expression"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -246,7 +263,8 @@ def test_shipped_model_loads_from_the_package(name: str) -> None:
     from talkinghead.models.lips_net import LipsNet
     from talkinghead.models.syncer import Syncer
 
-    model = load_model({"lips": LipsNet, "syncer": Syncer, "expression": ExpressionNet}[name], name)
+    model = load_model({"lips": LipsNet, "lips_causal": LipsNet, "syncer": Syncer, "expression": ExpressionNet}[name],
+                       name)
     assert not model.training and sum(p.numel() for p in model.parameters()) > 1000
 
 

@@ -11,7 +11,8 @@ import pytest
 from conftest import CLIP, GRID_CLIP, GRID_TRANSCRIPT, OTHER_CLIP, need
 from talkinghead.audio.decode import Audio, load_audio
 from talkinghead.audio.features import AudioFeatures
-from talkinghead.audio.phone_posteriors import MODEL, PHONES, phone_log_posteriors
+from talkinghead.audio.phone_posteriors import (MODEL, PHONES, LivePhonePosteriors, live_phone_log_posteriors,
+                                                phone_log_posteriors)
 from talkinghead.audio.phones import recognize_phones
 from talkinghead.data.espeak_phones import arpabet_phones
 from talkinghead.data.festival import VOICES, festival_speech, installed_voices, to_arpabet
@@ -19,9 +20,11 @@ from talkinghead.data.festival import VOICES, festival_speech, installed_voices,
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def ranks(audio: Audio, phones: list[tuple[float, float, str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per 10 ms frame: the rank of the labelled phone among the posteriors, whether it is speech, the posteriors."""
-    posteriors = phone_log_posteriors(audio)
+def ranks(audio: Audio, phones: list[tuple[float, float, str]], live: bool = False,
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per 10 ms frame: the rank of the labelled phone among the posteriors (offline or ``live``), whether it is
+    speech, the posteriors."""
+    posteriors = (live_phone_log_posteriors if live else phone_log_posteriors)(audio)
     labels = np.full(len(posteriors), PHONES.index("SIL"))
     for start, end, phone in phones:
         labels[int(round(start * 100)):int(round(end * 100))] = PHONES.index(phone)
@@ -45,6 +48,31 @@ def test_posteriors_find_the_spoken_phones_and_silence() -> None:
     assert (rank[speech] < 5).mean() > 0.6
     padded = phone_log_posteriors(Audio(np.pad(audio.samples, 16000), 16000))
     assert np.exp(padded[:80, PHONES.index("SIL")]).mean() > 0.9  # digital silence reads as silence
+
+
+def test_live_posteriors_are_the_same_for_any_chunking_and_wait_for_their_deltas_only() -> None:
+    samples = load_audio(EXAMPLES / "speech.wav").samples
+    whole = live_phone_log_posteriors(Audio(samples))
+    assert whole.shape == phone_log_posteriors(Audio(samples)).shape
+    live, rows = LivePhonePosteriors(), []
+    for chunk in np.split(samples, np.cumsum(np.random.default_rng(0).integers(0, 3000, 200))):
+        rows.append(live.push(chunk))
+    assert np.allclose(np.concatenate(rows + [live.flush()]), whole, atol=1e-4)
+    row = 300  # centred at 3 s: decided by the sound up to its deltas' reach, not before
+    need = row * 160 + LivePhonePosteriors.ahead_samples
+    assert len(LivePhonePosteriors().push(samples[:need - 1])) == row
+    assert np.allclose(LivePhonePosteriors().push(samples[:need])[row], whole[row], atol=1e-4)
+
+
+def test_live_posteriors_find_the_spoken_phones_like_the_offline_ones() -> None:
+    """The running cepstral mean starts from a typical voice's and settles within seconds: the live rows rank the
+    spoken phones about as well, and once settled mostly pick the same phone as the utterance mean does."""
+    audio = load_audio(EXAMPLES / "speech.wav")
+    phones = arpabet_phones([tuple(p) for p in json.loads((EXAMPLES / "speech.timings.json").read_text())["phonemes"]])
+    rank, speech, live = ranks(audio, phones, live=True)
+    assert (rank[speech] == 0).mean() > 0.25 and (rank[speech] < 5).mean() > 0.6
+    offline = phone_log_posteriors(audio)
+    assert (live[300:].argmax(1) == offline[300:].argmax(1)).mean() > 0.8
 
 
 @pytest.mark.parametrize("source", ["shipped_clips", "grid"])

@@ -70,7 +70,9 @@ def test_state_stays_flat_over_a_long_stream(speech: np.ndarray) -> None:
     for _ in range(4):
         for start in range(0, len(speech), 640):
             stream.push(speech[start:start + 640])
-            sizes.append((stream._sound.shape[1], len(stream._active), len(stream._pending)))
-    rows, active, pending = np.array(sizes).T
+            sizes.append((stream._sound.shape[1], len(stream._active), stream._phones.shape[1], len(stream._pending),
+                          len(stream._live._recent), len(stream._live._pending)))
+    rows, active, phones, pending, cepstra, phone_pending = np.array(sizes).T
     assert rows.max() == active.max() < 200 and pending.max() < 512  # the receptive field; less than a mel frame
-    assert rows[-len(rows) // 2:].max() <= rows[:len(rows) // 2].max()
+    assert phones.max() <= rows.max() and cepstra.max() <= 7 and phone_pending.max() < 1000  # the deltas' reach
+    assert rows[-len(rows) // 2:].max() <= rows[:len(rows) // 2].max() + 4  # no growth beyond a frame's rows of jitter

@@ -8,7 +8,7 @@ from functools import cached_property
 import numpy as np
 
 from talkinghead.audio.decode import Audio
-from talkinghead.audio.phone_posteriors import phone_log_posteriors
+from talkinghead.audio.phone_posteriors import live_phone_log_posteriors, phone_log_posteriors
 from talkinghead.audio.phones import recognize_phones
 from talkinghead.audio.signal import HOP_S, SILENCE_DB, log_mel, rms_db, speech_level, to_video_frames, yin_f0
 
@@ -81,6 +81,11 @@ class AudioFeatures:
     def phone_posteriors(self) -> np.ndarray:
         """(hops at 100 Hz, 42) log posteriors of the bundled acoustic model's phones, frame by frame (no decoding)."""
         return phone_log_posteriors(self.audio)
+
+    @cached_property
+    def live_phone_posteriors(self) -> np.ndarray:
+        """:attr:`phone_posteriors` as the live front end gives them (a running cepstral mean: what a stream sees)."""
+        return live_phone_log_posteriors(self.audio)
 
     @cached_property
     def phones(self) -> list[tuple[float, float, str]]:

@@ -10,8 +10,9 @@ language model. The shipped weights (``assets/lips.pt``) were trained on the syn
 
 With ``lookahead_ms`` set the same network streams (:mod:`talkinghead.motion.streaming_lips`): its convolutions
 read at most that much sound ahead of an output and the rest behind, its blocks normalise each time step alone, and
-its input is normalised from the past (:class:`~talkinghead.models.layers.CausalMelNorm`); it sees no phone
-posteriors (their front end removes the utterance's mean). Shipped: ``assets/lips_causal.pt``.
+its input is normalised from the past (:class:`~talkinghead.models.layers.CausalMelNorm`) and its phone posteriors
+come from the live front end (:class:`~talkinghead.audio.phone_posteriors.LivePhonePosteriors`, a running cepstral
+mean). Shipped: ``assets/lips_causal.pt``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from torch import nn
 from talkinghead.audio.features import AudioFeatures
 from talkinghead.audio.phone_posteriors import PHONES
 from talkinghead.config import option
-from talkinghead.errors import InputError
 from talkinghead.models.layers import ConvBlock, PaddedConv1d, at_frames, edge_padded, sound_input
 
 
@@ -107,9 +107,6 @@ class LipsNet(nn.Module):
     def __init__(self, config: LipsNetConfig | None = None) -> None:
         super().__init__()
         self.config = c = config or LipsNetConfig()
-        if c.causal and c.phones:
-            raise InputError(None, "--lookahead-ms needs --no-phones (the phone posteriors remove the whole "
-                                   "utterance's mean)")
         if c.cepstra:
             self.register_buffer("dct", dct_matrix(MEL_BANDS)[:c.cepstra], persistent=False)
         stem, blocks = c.aheads
@@ -133,6 +130,7 @@ class LipsNet(nn.Module):
     def lips(self, features: AudioFeatures) -> torch.Tensor:
         """(6, n_frames) lip channels for every video frame of ``features``."""
         with torch.no_grad():
-            x = sound_input(features.mel, features.phone_posteriors if self.config.phones else None,
-                            self.config.causal)
+            c = self.config
+            phones = (features.live_phone_posteriors if c.causal else features.phone_posteriors) if c.phones else None
+            x = sound_input(features.mel, phones, c.causal)
             return at_frames(self.whole(x[None]), features.n_frames, features.fps, HOP_S)[0]

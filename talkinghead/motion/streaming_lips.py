@@ -1,9 +1,11 @@
 """Learned lips while the sound arrives (live streaming), and the ``causal`` lips generator that streams a whole file.
 
 The causal lips network (:class:`~talkinghead.models.lips_net.LipsNet` trained with ``lookahead_ms``) reads each
-chunk's new mel rows, normalised from the past (:class:`~talkinghead.models.layers.CausalMelNorm`); a frame is
-emitted once the sound its convolutions read ahead has arrived. Only the rows that later frames still read are kept,
-so cost per chunk and memory stay flat. The lips rest in silence by a causal :func:`learned_lips.sound_gate`.
+chunk's new mel rows, normalised from the past (:class:`~talkinghead.models.layers.CausalMelNorm`), and, when it
+was trained with them, the live phone posteriors (:class:`~talkinghead.audio.phone_posteriors.LivePhonePosteriors`);
+a frame is emitted once the sound its convolutions read ahead (and those rows' deltas) has arrived. Only the rows
+that later frames still read are kept, so cost per chunk and memory stay flat. The lips rest in silence by a causal
+:func:`learned_lips.sound_gate`.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import torch
 
 from talkinghead.audio.decode import SAMPLE_RATE
 from talkinghead.audio.features import AudioFeatures
+from talkinghead.audio.phone_posteriors import PHONES, LivePhonePosteriors
 from talkinghead.audio.signal import SILENCE_DB, mel_of_frames, mel_sizes
 from talkinghead.errors import InputError
-from talkinghead.models.layers import CausalMelNorm, edge_padded, peak_level
+from talkinghead.models.layers import CausalMelNorm, edge_padded, peak_level, phone_features
 from talkinghead.models.lips_net import HOP_S, MEL_BANDS, ROW_S, LipsNet
 from talkinghead.models.weights import shared_model
 from talkinghead.motion.channels import CHANNELS
@@ -46,6 +49,8 @@ class StreamingLips:
         self.behind = self.net.config.reach_rows + self.net.config.reach_rows % 2  # even: the stem halves the rate
         self.gate_reach = int(round(GATE_REACH_S / ROW_S))
         self.win, self.n_fft = mel_sizes(SAMPLE_RATE)
+        self.phones = self.net.config.phones
+        self.row_ahead = max(self.win - self.n_fft // 2, LivePhonePosteriors.ahead_samples * self.phones)  # samples
         self._ranges = np.array([(CHANNELS[c].low, CHANNELS[c].high) for c in self.channels], np.float32).T
         self.reset()
 
@@ -55,6 +60,8 @@ class StreamingLips:
         self._received = self._rows = self._first = self._frames = 0  # samples, rows made, first row kept, frames
         self._norm, self._level, self._ended = CausalMelNorm(), -np.inf, False
         self._sound = torch.zeros(MEL_BANDS, 0)  # normalised mel rows from row `_first`
+        self._live = LivePhonePosteriors() if self.phones else None
+        self._phones = torch.zeros(len(PHONES) * self.phones, 0)  # phone features (if any) from row `_first`
         self._active = np.zeros(0, bool)  # whether each row is sound above silence, from row `_first`
 
     @property
@@ -68,6 +75,7 @@ class StreamingLips:
         self._received += len(samples)
         self._pending = np.concatenate([self._pending, samples])
         self._add_rows((len(self._pending) - self.win) // HOP + 1)
+        self._add_phones(self._live.push(samples) if self.phones else None)
         frames = 0
         while self._needed(self._frames + frames) <= self._received:
             frames += 1
@@ -78,6 +86,7 @@ class StreamingLips:
         rows = max(1, -(-self._received // HOP))  # as many as the whole sound's mel
         self._pending = np.concatenate([self._pending, np.zeros((rows - self._rows) * HOP + self.n_fft, np.float32)])
         self._add_rows(rows - self._rows)
+        self._add_phones(self._live.flush() if self.phones else None)
         self._ended = True
         out = self._emit(max(1, int(round(self._received / SAMPLE_RATE * self.fps))) - self._frames)
         self.reset()
@@ -94,8 +103,7 @@ class StreamingLips:
 
     def _needed(self, frame: int) -> int:
         """Samples the sound must reach before ``frame`` is decided: its last column's look-ahead, mel-framed."""
-        last_row = 2 * self._last_column(frame) + self.ahead
-        return last_row * HOP + self.win - self.n_fft // 2
+        return (2 * self._last_column(frame) + self.ahead) * HOP + self.row_ahead
 
     def _add_rows(self, count: int) -> None:
         """Analyse the next ``count`` rows of pending sound: mel (normalised), loudness; drop what they used up."""
@@ -113,6 +121,11 @@ class StreamingLips:
         self._active = np.concatenate([self._active, loudness > floor + 0.05 * (levels - floor)])
         self._sound = torch.cat([self._sound, self._norm(mel_of_frames(frames, SAMPLE_RATE))], 1)
 
+    def _add_phones(self, log_posteriors: np.ndarray | None) -> None:
+        """Append the live front end's next rows (None: the network reads no phones)."""
+        if log_posteriors is not None and len(log_posteriors):
+            self._phones = torch.cat([self._phones, phone_features(log_posteriors, len(log_posteriors))], 1)
+
     def _emit(self, count: int) -> np.ndarray:
         """The next ``count`` frames' lips (their rows must have arrived, or the sound ended), gated by the sound."""
         if count <= 0:
@@ -120,7 +133,9 @@ class StreamingLips:
         pos = self._position(np.arange(self._frames, self._frames + count))
         low, high = int(np.floor(pos[0])), self._last_column(self._frames + count - 1)
         start = 2 * low - self.behind
-        window = edge_padded(self._sound, start - self._first, 2 * high + self.ahead + 1 - self._first)
+        end = 2 * high + self.ahead + 1 - self._first
+        rows = [self._sound, self._phones] if self.phones else [self._sound]
+        window = torch.cat([edge_padded(x, start - self._first, end) for x in rows])
         with torch.no_grad():
             columns = self.net(window[None])[0, :, self.behind // 2:self.behind // 2 + high - low + 1].numpy()
         at = pos - low
@@ -131,7 +146,8 @@ class StreamingLips:
         self._frames += count
         keep = 2 * int(np.floor(self._position(self._frames))) - max(self.behind, 2 * self.gate_reach)
         if keep > self._first:
-            self._sound, self._active = self._sound[:, keep - self._first:], self._active[keep - self._first:]
+            drop = keep - self._first
+            self._sound, self._phones, self._active = self._sound[:, drop:], self._phones[:, drop:], self._active[drop:]
             self._first = keep
         return np.clip(lips.T, *self._ranges).astype(np.float32)
 

@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 
 from talkinghead.audio.decode import load_audio
 from talkinghead.audio.features import AudioFeatures
-from talkinghead.audio.phone_posteriors import phone_log_posteriors
+from talkinghead.audio.phone_posteriors import live_phone_log_posteriors, phone_log_posteriors
 from talkinghead.errors import InputError
 from talkinghead.models.layers import edge_padded, prosody, sound_input
 from talkinghead.motion.motion import Motion
@@ -44,7 +44,8 @@ class Clip:
 def load_clip(folder: Path, channels: tuple[str, ...], with_prosody: bool, with_phones: bool = False,
               av_offset: bool = True, causal: bool = False) -> Clip | None:
     """The clip in ``folder`` aligned to its sound (its measured ``av_offset`` removed, unless ``av_offset`` is
-    False), or None when it lacks a channel; its mel normalised from the past when ``causal``. Lip channels tracked from real video are in a typical speaker's units
+    False), or None when it lacks a channel; its mel normalised and its phones (live front end) from the past when
+    ``causal``. Lip channels tracked from real video are in a typical speaker's units
     (:func:`~talkinghead.motion.tracked.in_face_units`), so that speakers and clips can be pooled."""
     meta = json.loads((folder / "meta.json").read_text())
     motion = Motion.load(folder / "motion.json")
@@ -57,7 +58,10 @@ def load_clip(folder: Path, channels: tuple[str, ...], with_prosody: bool, with_
     posteriors = None
     if with_phones:
         phones = folder / "phones.npy"
-        posteriors = np.load(phones) if phones.exists() else phone_log_posteriors(load_audio(folder / "audio.wav"))
+        if causal:
+            posteriors = live_phone_log_posteriors(load_audio(folder / "audio.wav"))
+        else:
+            posteriors = np.load(phones) if phones.exists() else phone_log_posteriors(load_audio(folder / "audio.wav"))
     mel = sound_input(np.load(folder / "mel.npy"), posteriors, causal).numpy()
     n = min(target.shape[1], mel.shape[1] // ROWS)
     if with_prosody:
@@ -69,6 +73,38 @@ def load_clip(folder: Path, channels: tuple[str, ...], with_prosody: bool, with_
                 meta.get("language", "en"))
 
 
+AUDIO_SUFFIXES = (".wav", ".m4a", ".mp3", ".flac", ".ogg")
+
+
+def _audio_files(spec: str) -> list[Path]:
+    """The sound files that ``FILE``, ``DIR`` (the audio files in it and its subfolders: a synthetic corpus too) or
+    either ``*N`` (N times) name."""
+    name, _, times = spec.partition("*")
+    path = Path(name)
+    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES) if path.is_dir() else [path]
+    return files * (int(times) if times else 1)
+
+
+def teacher_clips(data: str, teacher: str, channels: tuple[str, ...], with_phones: bool, causal: bool) -> list[Clip]:
+    """Clips of the sound files that ``data`` names (comma-separated :func:`_audio_files` specs), their targets the
+    offline learned lips that checkpoint ``teacher`` gives (distillation: real voices without tracked video)."""
+    from talkinghead.motion.registry import generator_class
+
+    learned = generator_class("lips", "learned")
+    lips = learned(learned.Config(lips_weights=teacher))
+    made: dict[Path, Clip] = {}
+    for path in (p for spec in data.split(",") for p in _audio_files(spec)):
+        if path not in made:
+            features = AudioFeatures(load_audio(path), 25.0)
+            motion = lips.generate(features)
+            phones = (features.live_phone_posteriors if causal else features.phone_posteriors) if with_phones else None
+            mel = sound_input(features.mel, phones, causal).numpy()
+            n = min(motion.n_frames, mel.shape[1] // ROWS)
+            target = np.stack([motion[c][:n] for c in channels]).astype(np.float32)
+            made[path] = Clip(path.name, mel[:, :n * ROWS], np.zeros((4, n), np.float32), target, "")
+    return [made[p] for spec in data.split(",") for p in _audio_files(spec)]
+
+
 def _folders(spec: str) -> list[Path]:
     """The clip folders of ``DIR``, or of ``DIR*N``: each of them N times (a small folder weighed up)."""
     folder, _, times = spec.partition("*")
@@ -77,15 +113,15 @@ def _folders(spec: str) -> list[Path]:
 
 class MotionWindows(Dataset):
     """Windows of ``frames`` frames (a new random start within each stride every epoch) over the clips of a folder,
-    or of several (``DIR,DIR*N``: see :func:`_folders`)."""
+    or of several (``DIR,DIR*N``: see :func:`_folders`), and of ``clips`` made elsewhere (:func:`teacher_clips`)."""
 
     def __init__(self, data_dir: str | Path, channels: tuple[str, ...], frames: int, context: int = 0,
                  with_prosody: bool = False, seed: int = 0, with_phones: bool = False, av_offset: bool = True,
-                 causal: bool = False) -> None:
+                 causal: bool = False, clips: list[Clip] = ()) -> None:
         self.channels, self.frames, self.context, self.seed, self.epoch = channels, frames, context, seed, 0
         folders = [folder for spec in str(data_dir).split(",") for folder in _folders(spec)]
         loaded = (load_clip(f, channels, with_prosody, with_phones, av_offset, causal) for f in folders)
-        self.clips = [c for c in loaded if c is not None and c.target.shape[1] >= frames]
+        self.clips = [c for c in [*loaded, *clips] if c is not None and c.target.shape[1] >= frames]
         if not self.clips:
             raise InputError(data_dir, f"no clip of {frames}+ frames with motion channels {', '.join(channels)}")
         stride = max(1, frames // 2)

@@ -1,9 +1,10 @@
 """Train the stage-1 lips network (:mod:`talkinghead.motion.learned_lips`) on clips with lip channels.
 
 The clips can be synthetic (``talkinghead synth``, exact labels) or prepared from real video (``talkinghead
-prepare``, tracked lips), or both (comma-separated folders). The loss is the L1 distance of the lip channels and
-of their frame-to-frame change, on augmented sound (:func:`spec_augment`), plus, when ``syncer`` names a trained
-MS-Sync syncer, its contrastive sync loss.
+prepare``, tracked lips), or both (comma-separated folders); ``teacher_data`` adds sound files labelled by a teacher,
+the offline learned lips (distillation: a causal student learns what they make of real voices). The loss is the L1
+distance of the lip channels and of their frame-to-frame change, on augmented sound (:func:`spec_augment`), plus,
+when ``syncer`` names a trained MS-Sync syncer, its contrastive sync loss.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from talkinghead.models.layers import at_frames
 from talkinghead.models.lips_net import HOP_S, MEL_BANDS, LipsNet, LipsNetConfig
 from talkinghead.motion.channels import LIP_CHANNELS
 from talkinghead.progress import Progress
-from talkinghead.train.clips import ROWS, MotionWindows
+from talkinghead.train.clips import ROWS, MotionWindows, teacher_clips
 from talkinghead.train.loop import TrainConfig, fit
 
 
@@ -38,6 +39,10 @@ class LipsTrainConfig(TrainConfig, LipsNetConfig):
     syncer: str | None = option(None, "MS-Sync syncer checkpoint (or shipped name) adding its sync loss",
                                 metavar="FILE")
     sync_weight: float = option(0.1, "weight of the syncer's loss")
+    teacher: str = option("lips", "offline lips checkpoint (or shipped name) whose lips label --teacher-data",
+                          metavar="FILE")
+    teacher_data: str | None = option(None, "sound files or folders of them (comma-separated, FILE*N or DIR*N counts "
+                                      "them N times) labelled by --teacher, beside --data", metavar="FILES")
     av_offset: bool = option(False, "move real clips' motion by the audio-visual offset `prepare` measured (default: "
                              "as recorded, so that the lips learn their own lead over the sound)")
 
@@ -84,8 +89,10 @@ def train_lips(data_dir: str | Path, output: str | Path, config: LipsTrainConfig
     config = config or LipsTrainConfig()
     torch.manual_seed(config.seed)
     context = -(-config.reach_rows // ROWS)  # frames of sound on each side of a window: its edge frames see it all
+    taught = (teacher_clips(config.teacher_data, config.teacher, LIP_CHANNELS, config.phones, config.causal)
+              if config.teacher_data else [])
     data = MotionWindows(data_dir, LIP_CHANNELS, config.frames, context, seed=config.seed, with_phones=config.phones,
-                        av_offset=config.av_offset, causal=config.causal)
+                        av_offset=config.av_offset, causal=config.causal, clips=taught)
     syncer = None
     if config.syncer:
         from talkinghead.models.syncer import SyncerLoss
@@ -107,4 +114,4 @@ def train_lips(data_dir: str | Path, output: str | Path, config: LipsTrainConfig
         return loss, metrics
 
     summary = fit(LipsNet(config.model), data, step, output, config, progress)
-    return {**summary, "clips": len(data.clips), "windows": len(data)}
+    return {**summary, "clips": len(data.clips), "taught": len(taught), "windows": len(data)}
