@@ -89,9 +89,12 @@ def plot(rows: list[dict], path: str, title: str) -> None:
     fig, (a, b) = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
     a.plot(t, [r["p50_ms"] for r in rows], label="p50"), a.plot(t, [r["p95_ms"] for r in rows], label="p95")
     a.axhline(250, color="grey", ls="--", lw=0.8), a.set_ylabel("latency (ms)"), a.legend(), a.set_title(title)
-    b.plot(t, [r["rss_mb"] for r in rows], color="C2"), b.set_ylabel("memory (MB)"), b.set_xlabel("minutes")
+    a.set_ylim(0, max(300, 1.1 * max(r["max_ms"] for r in rows)))
+    b.plot(t, [r["rss_mb"] for r in rows], color="C2"), b.set_ylabel("memory (MB)", color="C2"), b.set_xlabel("minutes")
+    b.set_ylim(0, 1.2 * max(r["rss_mb"] for r in rows))
     b2 = b.twinx()
-    b2.plot(t, [r["cpu_%"] for r in rows], color="C3"), b2.set_ylabel("CPU (%)", color="C3")
+    b2.plot(t, [r["cpu_%"] for r in rows], color="C3"), b2.set_ylabel("CPU (% of one core)", color="C3")
+    b2.set_ylim(0, max(100, 1.2 * max(r["cpu_%"] for r in rows)))
     fig.tight_layout(), fig.savefig(path, dpi=100)
 
 

@@ -10,8 +10,9 @@ from talkinghead.motion.live import LiveMotionConfig
 from talkinghead.motion.options import GeneratorOptions, LipsWeights
 from talkinghead.render import registry as renderers
 
-LIPS_HELP = ("lip motion generator: blend (the mean of the other two: the best on speakers nothing was tuned on), "
-             "phonetic (recognised English phones) or learned (from the sound, any language)")
+LIPS_HELP = ("lip motion generator: blend (the mean of phonetic and learned: the best on speakers nothing was tuned "
+             "on), phonetic (recognised English phones), learned (from the sound, any language) or causal (the live "
+             "stream's: from the sound heard so far and 0.1 s ahead)")
 RENDERER_HELP = (f"renderer that draws the frames, one of: {', '.join(renderers.available())} (default: the "
                  "avatar's, else warp, which moves the picture's own pixels along a face mesh, any face; hrdecoder "
                  "draws the mouth with a decoder fitted to one person)")
