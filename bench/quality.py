@@ -28,7 +28,8 @@ from talkinghead.io.video import read_frames, video_info  # noqa: E402
 from talkinghead.audio.decode import SAMPLE_RATE, load_audio  # noqa: E402
 from talkinghead.io.live import Recorder  # noqa: E402
 from talkinghead.pipeline import AnimateConfig, StreamConfig, animate  # noqa: E402
-from talkinghead.pipeline.stream import Stream, play, stream_portrait  # noqa: E402
+from talkinghead.pipeline.animate import portrait_for  # noqa: E402
+from talkinghead.pipeline.stream import Stream, play  # noqa: E402
 
 COLUMNS = [("lip-sync r", "lipsync_r"), ("lag", "lag_frames"), ("speech r (real)", "audio_r_ref"), ("LMD", "lmd"),
            ("blinks/min", "blink_rate"), ("real", "blink_rate_ref"), ("pose std", "pose_std"),
@@ -54,7 +55,7 @@ def stream_video(clip: Path, portrait: Path, video: Path, chunk_s: float = 0.02)
     """Stream the portrait live with the clip's own audio (pushed as fast as it is drawn: the frames do not depend
     on the pace), recording the frames as produced; the real-time factor."""
     config = StreamConfig(fps=video_info(clip)[0])
-    stream = Stream(stream_portrait(str(portrait), config), config)
+    stream = Stream(portrait_for(portrait, config), config)
     speech = load_audio(clip).samples
     chunk = int(chunk_s * SAMPLE_RATE)
     start = time.perf_counter()

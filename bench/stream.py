@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 from talkinghead.audio.decode import SAMPLE_RATE, decode  # noqa: E402
 from talkinghead.io.live import FilePlayer  # noqa: E402
 from talkinghead.pipeline.options import StreamConfig  # noqa: E402
-from talkinghead.pipeline.stream import Stream, StreamFrame, play, process_usage, stream_portrait  # noqa: E402
+from talkinghead.pipeline.animate import portrait_for  # noqa: E402
+from talkinghead.pipeline.stream import Stream, StreamFrame, play, process_usage  # noqa: E402
 
 LONG = ROOT.parent / "shared" / "data" / "long"
 
@@ -109,7 +110,7 @@ def main() -> None:
     parser.add_argument("--plot", help="PNG of latency, CPU and memory over time")
     args = parser.parse_args()
     config = StreamConfig(size=args.size, avatar=args.avatar)
-    stream = Stream(stream_portrait(None if args.avatar and args.image == parser.get_default("image") else args.image,
+    stream = Stream(portrait_for(None if args.avatar and args.image == parser.get_default("image") else args.image,
                                     config), config)
     windows = Windows(args.window_s, config.deadline_ms)
     with tempfile.TemporaryDirectory() as tmp:

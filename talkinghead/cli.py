@@ -253,14 +253,15 @@ def _dub(args: argparse.Namespace, bars: Bars) -> dict:
 
 def _stream(args: argparse.Namespace, bars: Bars) -> dict:
     from talkinghead.io import live
-    from talkinghead.pipeline.stream import Stream, play, stream_portrait
+    from talkinghead.pipeline.animate import portrait_for
+    from talkinghead.pipeline.stream import Stream, play
 
     config = cfg.build(StreamConfig, args.config, args)
     if not 1 <= args.chunk_ms <= 1000:
         raise InputError(None, f"--chunk-ms {args.chunk_ms} is outside 1..1000")
     if args.record:
         check_output(args.record)
-    stream = Stream(stream_portrait(args.image, config), config)
+    stream = Stream(portrait_for(args.image, config), config)
     size = stream.portrait.size
     sinks: list = []
     source = live.FilePlayer(args.audio, args.chunk_ms) if args.audio else live.Microphone(args.chunk_ms)

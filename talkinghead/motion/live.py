@@ -148,7 +148,7 @@ class LiveMotion:
     def __init__(self, config: LiveMotionConfig | None = None, fps: float = 25.0) -> None:
         self.config = c = config or LiveMotionConfig()
         self.fps, self.t = fps, 0.0
-        rngs = np.random.default_rng(c.seed + 4001).spawn(6)
+        rngs = np.random.default_rng(c.seed + 4001).spawn(5)
         self.rng = rngs[0]
         self.phrases, self.accents = Phrases(fps), Accents(fps)
         self.blinks = Renewal(rngs[1], c.blink_rate / (1 + DOUBLE_BLINK), MIN_BLINK_GAP_S, 2.0, mean_hazard=0.8)

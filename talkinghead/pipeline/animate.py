@@ -10,7 +10,7 @@ from talkinghead.errors import InputError
 from talkinghead.face.portrait import Portrait, load_portrait, portrait_of
 from talkinghead.motion.motion import Motion
 from talkinghead.pipeline.generate import motion_from_audio
-from talkinghead.pipeline.options import AnimateConfig
+from talkinghead.pipeline.options import AnimateConfig, StreamConfig
 from talkinghead.pipeline.output import check_output, write_mp4
 from talkinghead.progress import Progress
 from talkinghead.render import registry as renderers
@@ -25,18 +25,11 @@ def animate(image: str | Path | None, audio: str | Path, output: str | Path, con
     """
     config = config or AnimateConfig()
     check_output(output)
-    if image is None and config.avatar is None:
-        raise InputError(None, "give a portrait (--image), or an avatar (--avatar) whose still is animated")
+    need_portrait(image, config.avatar)
     renderer = renderers.create(config.renderer_name, Portrait, avatar=config.avatar)
     start = time.perf_counter()
     speech = load_audio(audio)
-    if image is None:
-        from talkinghead.render.avatar import Avatar  # imports torch: only with an avatar
-
-        still = Avatar.load(config.avatar).reference
-        portrait = portrait_of(still, config.size, config.face_index, config.full_frame, config.avatar)
-    else:
-        portrait = load_portrait(image, config.size, config.face_index, config.full_frame)
+    portrait = portrait_for(image, config)
     if motion is None:
         motion = motion_from_audio(speech, config)
     frames = renderer.render(portrait, motion)
@@ -47,3 +40,21 @@ def animate(image: str | Path | None, audio: str | Path, output: str | Path, con
     return {"output": str(output), "frames": written, "fps": motion.fps, "seconds": round(written / motion.fps, 3),
             "audio_seconds": round(speech.duration, 3), "width": portrait.size[0], "height": portrait.size[1],
             "wall_seconds": round(wall, 3), "real_time_factor": round(wall / max(speech.duration, 1e-9), 3)}
+
+
+def need_portrait(image: str | Path | None, avatar: str | Path | None) -> None:
+    """InputError when there is neither a portrait nor an avatar whose still could be animated."""
+    if image is None and avatar is None:
+        raise InputError(None, "give a portrait (--image), or an avatar (--avatar) whose still is animated")
+
+
+def portrait_for(image: str | Path | None, config: AnimateConfig | StreamConfig) -> Portrait:
+    """The portrait to animate, framed as ``config`` asks: ``image``, or the still of the person in
+    ``config.avatar``."""
+    need_portrait(image, config.avatar)
+    if image is not None:
+        return load_portrait(image, config.size, config.face_index, config.full_frame)
+    from talkinghead.render.avatar import Avatar  # imports torch: only with an avatar
+
+    still = Avatar.load(config.avatar).reference
+    return portrait_of(still, config.size, config.face_index, config.full_frame, config.avatar)

@@ -28,7 +28,7 @@ import torch
 from talkinghead.audio.decode import SAMPLE_RATE
 from talkinghead.audio.live import FrameSound, LiveSound
 from talkinghead.audio.signal import SILENCE_DB
-from talkinghead.face.portrait import Portrait, load_portrait, portrait_of
+from talkinghead.face.portrait import Portrait
 from talkinghead.motion.live import LiveMotion, LiveMotionConfig
 from talkinghead.motion.streaming_lips import StreamingLips
 from talkinghead.pipeline.options import StreamConfig
@@ -78,20 +78,6 @@ class StreamStats:
                 "latency_ms_p50": round(float(np.percentile(lat, 50)), 1),
                 "latency_ms_p95": round(float(np.percentile(lat, 95)), 1),
                 "latency_ms_max": round(float(lat.max()), 1)}
-
-
-def stream_portrait(image: str | None, config: StreamConfig) -> Portrait:
-    """The portrait a stream animates: ``image``, or the still of the person in ``config.avatar``."""
-    if image is not None:
-        return load_portrait(image, config.size, config.face_index, config.full_frame)
-    if config.avatar is None:
-        from talkinghead.errors import InputError
-
-        raise InputError(None, "give a portrait (--image), or an avatar (--avatar) whose still is animated")
-    from talkinghead.render.avatar import Avatar  # imports torch: only with an avatar
-
-    still = Avatar.load(config.avatar).reference
-    return portrait_of(still, config.size, config.face_index, config.full_frame, config.avatar)
 
 
 class Stream:

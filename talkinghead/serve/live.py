@@ -192,13 +192,14 @@ class LiveSessions:
         """The stream of ``start``'s portrait with its options (on the session's worker; imports torch)."""
         from talkinghead.face.portrait import portrait_of
         from talkinghead.pipeline.options import StreamConfig
-        from talkinghead.pipeline.stream import Stream, stream_portrait
+        from talkinghead.pipeline.animate import portrait_for
+        from talkinghead.pipeline.stream import Stream
 
         avatar = str(self.service.avatar_path(start.avatar)) if start.avatar else None
         options = client_options(StreamConfig, start.options, "streaming")
         config = StreamConfig(**coerced(StreamConfig, {**options, "avatar": avatar}))
         if start.image is None:
-            return Stream(stream_portrait(None, config), config)
+            return Stream(portrait_for(None, config), config)
         with tempfile.TemporaryDirectory(prefix="talkinghead-live-") as folder:
             path = Path(folder) / "image"
             path.write_bytes(start.image)

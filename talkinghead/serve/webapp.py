@@ -16,6 +16,7 @@ import gradio as gr
 from talkinghead.errors import InputError
 from talkinghead.serve.jobs import Job
 from talkinghead.serve.service import EXAMPLES, Refused, Service, Upload
+
 POLL_S = 0.5
 
 
